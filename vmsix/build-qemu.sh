@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Configure (once) and build qemu-system-aarch64 from a prepared tree.
+#
+# usage: vmsix/build-qemu.sh fork|stock native|cross [ninja targets...]
+#
+#   native: x86_64 host, TCG + KVM + qtest, for the qtests and L0
+#   cross:  aarch64 static, KVM only, for L1 of the nested harness
+#
+# Every build goes through ccache; its cache lives beside the base cache.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavor=${1:-}
+kind=${2:-}
+shift 2 || true
+case "$flavor/$kind" in
+fork/native|fork/cross|stock/native|stock/cross) ;;
+*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...]" ;;
+esac
+
+src="$VMSIX_BUILD/src/$flavor"
+bld="$VMSIX_BUILD/qemu/$flavor-$kind"
+[ -d "$src/.git" ] || vmsix_die "$src is not prepared: run vmsix/prepare-tree.sh $flavor"
+
+for tool in ccache ninja meson; do
+    command -v $tool >/dev/null || vmsix_die "$tool is missing: run vmsix/deps.sh as root"
+done
+
+export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}
+export CCACHE_BASEDIR="$VMSIX_BUILD"
+# Debian's ccache links every installed compiler, cross ones included.
+export PATH="/usr/lib/ccache:$PATH"
+
+common=(--target-list=aarch64-softmmu
+        --without-default-features --without-default-devices
+        --with-devices-aarch64=vmsix
+        --enable-kvm --enable-fdt=system
+        --disable-docs --disable-install-blobs --disable-download
+        --python=/usr/bin/python3)
+case "$kind" in
+native)
+    args=("${common[@]}" --enable-tcg --enable-slirp)
+    env=()
+    ;;
+cross)
+    command -v aarch64-linux-gnu-gcc >/dev/null ||
+        vmsix_die "aarch64-linux-gnu-gcc is missing: run vmsix/deps.sh as root"
+    [ -f /usr/lib/aarch64-linux-gnu/libfdt.a ] ||
+        vmsix_die "libfdt.a for arm64 is missing: run vmsix/deps.sh as root"
+    args=("${common[@]}" --cross-prefix=aarch64-linux-gnu- --static --disable-tcg)
+    env=(PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig)
+    ;;
+esac
+
+want="${args[*]}"
+if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$bld/.vmsix-configure" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$bld"
+    mkdir -p "$bld"
+    vmsix_info "configuring $flavor-$kind"
+    if ! (cd "$bld" && env "${env[@]}" "$src/configure" "${args[@]}") >"$bld/configure.log" 2>&1; then
+        tail -n 30 "$bld/configure.log" >&2
+        vmsix_die "configure of $flavor-$kind failed; the whole log is $bld/configure.log"
+    fi
+    echo "$want" > "$bld/.vmsix-configure"
+fi
+
+[ $# -gt 0 ] || set -- qemu-system-aarch64
+vmsix_info "building $flavor-$kind: $*"
+# Keep the log short: ninja's progress lines go to a file.
+if ! ninja -C "$bld" "$@" >"$bld/ninja.log" 2>&1; then
+    grep -vE '^\[[0-9]+/[0-9]+\] ' "$bld/ninja.log" | tail -n 40 >&2
+    vmsix_die "build of $flavor-$kind failed; the whole log is $bld/ninja.log"
+fi

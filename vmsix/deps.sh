@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Install what qemu-vmsix needs on Debian 12, as root.  Safe to run again:
+# it only adds apt sources and packages that are missing.
+#
+# usage: vmsix/deps.sh [native|cross|nested|all]...   (default: all)
+set -euo pipefail
+
+die() { echo "vmsix deps: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it installs packages with apt-get)"
+[ -r /etc/debian_version ] || die "needs Debian 12 (bookworm); /etc/debian_version is missing"
+command -v apt-get >/dev/null || die "apt-get not found"
+
+# The mirror is whatever the machine's apt sources already use; never
+# hard-code a host name.
+mirror_uri() {
+    local uri
+    uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+          awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
+                     for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+              /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || die "cannot find the Debian mirror in /etc/apt/sources.list.d/ or /etc/apt/sources.list"
+    echo "${uri%/}"
+}
+
+SOURCES=/etc/apt/sources.list.d/qemu-vmsix.sources
+need_update=0
+
+ensure_sources() {
+    local uri want
+    uri=$(mirror_uri)
+    want="# Added by qemu-vmsix vmsix/deps.sh: meson from backports, QEMU source from trixie.
+Types: deb
+URIs: $uri
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: $uri
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"
+    if [ ! -f "$SOURCES" ] || [ "$(cat "$SOURCES")" != "$(printf '%s' "$want")" ]; then
+        printf '%s' "$want" > "$SOURCES"
+        need_update=1
+    fi
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        need_update=1
+    fi
+    # Lists older than a day, or never fetched, are refreshed once.
+    if [ $need_update = 1 ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*bookworm-backports*Packages*' -mmin -1440 2>/dev/null)" ]; then
+        apt-get update -qq || die "apt-get update failed; check the network access to the Debian mirror"
+    fi
+}
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+    done
+}
+
+install() {
+    local todo
+    todo=$(missing "$@")
+    [ -z "$todo" ] && return 0
+    echo "vmsix deps: installing $(echo $todo)"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $todo >/dev/null ||
+        die "apt-get install failed for: $(echo $todo)"
+}
+
+install_backports() {
+    local todo
+    todo=$(missing "$@")
+    [ -z "$todo" ] && return 0
+    echo "vmsix deps: installing from bookworm-backports: $(echo $todo)"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -t bookworm-backports $todo >/dev/null ||
+        die "apt-get install -t bookworm-backports failed for: $(echo $todo)"
+}
+
+meson_ok() {
+    command -v meson >/dev/null &&
+        /usr/bin/python3 -c 'import sys, mesonbuild.coredata as c; v = tuple(int(x) for x in c.version.split(".")[:2]); sys.exit(v < (1, 5))' 2>/dev/null
+}
+
+native() {
+    install build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv \
+            ninja-build flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev \
+            libslirp-dev perl ipxe-qemu qemu-efi-aarch64 xz-utils
+    meson_ok || install_backports meson
+    install_backports python3-pycotap
+    meson_ok || die "meson >= 1.5 is needed; bookworm-backports did not provide it"
+}
+
+cross() {
+    install gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+            libglib2.0-dev:arm64 libpixman-1-dev:arm64 zlib1g-dev:arm64 libpcre2-dev:arm64
+}
+
+nested() {
+    install cpio busybox-static:arm64 || true
+}
+
+ensure_sources
+[ $# = 0 ] && set -- all
+for what in "$@"; do
+    case "$what" in
+    native) native ;;
+    cross) cross ;;
+    nested) nested ;;
+    all) native; cross ;;
+    *) die "unknown component '$what' (native, cross, nested, all)" ;;
+    esac
+done

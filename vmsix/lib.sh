@@ -1,0 +1,28 @@
+# Common settings of the qemu-vmsix scripts.  Sourced, not run.
+# shellcheck shell=bash
+
+VMSIX_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=vmsix/base.conf
+. "$VMSIX_TOP/vmsix/base.conf"
+
+# VMSIX_BASE picks another Debian qemu 10.0.x source version than the pin.
+VMSIX_BASE=${VMSIX_BASE:-$VMSIX_PINNED_VERSION}
+VMSIX_CACHE=${VMSIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-vmsix}
+VMSIX_BUILD=${VMSIX_BUILD:-$VMSIX_TOP/_build}
+
+# Directories of this repository whose files are new files of the QEMU tree.
+VMSIX_OVERLAY_DIRS="accel configs docs hw include tests/qtest tests/unit"
+
+vmsix_die() { echo "vmsix: $*" >&2; exit 1; }
+vmsix_info() { echo "vmsix: $*" >&2; }
+
+# A file-system friendly form of a Debian version ("1:10.0.13+ds-0+deb13u1"
+# becomes "10.0.13+ds-0+deb13u1").
+vmsix_base_dir() {
+    echo "$VMSIX_CACHE/base/${VMSIX_BASE#*:}"
+}
+
+vmsix_git() {
+    git -c user.name="qemu-vmsix" -c user.email="qemu-vmsix@localhost" \
+        -c advice.detachedHead=false -c core.autocrlf=false "$@"
+}
