@@ -2,7 +2,7 @@
 # Install what qemu-vmsix needs on Debian 12, as root.  Safe to run again:
 # it only adds apt sources and packages that are missing.
 #
-# usage: vmsix/deps.sh [native|cross|nested|all]...   (default: all)
+# usage: vmsix/deps.sh [native|cross|guest|all]...   (default: all)
 set -euo pipefail
 
 die() { echo "vmsix deps: $*" >&2; exit 1; }
@@ -66,7 +66,7 @@ missing() {
     done
 }
 
-install() {
+apt_install() {
     local todo
     todo=$(missing "$@")
     [ -z "$todo" ] && return 0
@@ -93,7 +93,7 @@ meson_ok() {
 }
 
 native() {
-    install build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv \
+    apt_install build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv \
             ninja-build flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev \
             libslirp-dev perl ipxe-qemu qemu-efi-aarch64 xz-utils
     meson_ok || install_backports meson
@@ -102,12 +102,30 @@ native() {
 }
 
 cross() {
-    install gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+    apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu file \
             libglib2.0-dev:arm64 libpixman-1-dev:arm64 zlib1g-dev:arm64 libpcre2-dev:arm64
+    cross_libfdt
 }
 
-nested() {
-    install cpio busybox-static:arm64 || true
+# libfdt-dev is not Multi-Arch on bookworm: the arm64 package would remove
+# the amd64 one.  Its headers are the same, so take only its libfdt.a and
+# put it where meson's find_library looks for the cross compiler.
+cross_libfdt() {
+    local lib=/usr/lib/aarch64-linux-gnu/libfdt.a tmp
+    [ -f "$lib" ] && return 0
+    echo "vmsix deps: adding $lib from libfdt-dev:arm64"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq libfdt-dev:arm64 2>/dev/null) ||
+        { rm -rf "$tmp"; die "apt-get download libfdt-dev:arm64 failed"; }
+    dpkg-deb -x "$tmp"/libfdt-dev_*_arm64.deb "$tmp/x"
+    install -m 0644 "$tmp/x$lib" "$lib"
+    rm -rf "$tmp"
+}
+
+# Guest images: arm64 packages are downloaded and unpacked, never
+# installed, so only the tools that build the images are needed here.
+guest() {
+    apt_install cpio kmod file binutils-aarch64-linux-gnu
 }
 
 ensure_sources
@@ -116,8 +134,8 @@ for what in "$@"; do
     case "$what" in
     native) native ;;
     cross) cross ;;
-    nested) nested ;;
-    all) native; cross ;;
-    *) die "unknown component '$what' (native, cross, nested, all)" ;;
+    guest) guest ;;
+    all) native; cross; guest ;;
+    *) die "unknown component '$what' (native, cross, guest, all)" ;;
     esac
 done

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The upstream qtest-aarch64 suite as a regression gate: nothing that
+# passes on stock may fail on the fork.  Stock's results do not change for
+# a given base and device list, so they are cached.
+#
+# usage: vmsix/qtest-regression.sh
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+results() {     # results BUILD-DIR -> "name status" lines
+    /usr/bin/python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    print(t["name"].split(":")[-1].strip(), t["result"])
+PY
+}
+
+run_suite() {   # run_suite FLAVOR -> results on stdout, log in the build dir
+    local bld="$VMSIX_BUILD/qemu/$1-native"
+    vmsix_info "upstream qtest-aarch64 on $1"
+    # meson test builds what the suite needs, then runs it.
+    (cd "$bld" && PATH="/usr/lib/ccache:$PATH" \
+        CCACHE_DIR="${CCACHE_DIR:-$VMSIX_CACHE/ccache}" CCACHE_BASEDIR="$VMSIX_BUILD" \
+        meson test --suite qtest-aarch64 --num-processes "$(nproc)" \
+        --print-errorlogs -q >"$bld/qtest-aarch64.log" 2>&1) || true
+    results "$bld"
+}
+
+"$VMSIX_TOP/vmsix/firmware.sh" "$VMSIX_BUILD/qemu/fork-native"
+"$VMSIX_TOP/vmsix/firmware.sh" "$VMSIX_BUILD/qemu/stock-native"
+
+stock_key=$(cat "$VMSIX_BUILD/src/stock.stamp" | sha256sum | cut -c1-16)
+stock_cache="$VMSIX_CACHE/results/qtest-aarch64-stock-$stock_key.txt"
+if [ ! -s "$stock_cache" ]; then
+    mkdir -p "$(dirname "$stock_cache")"
+    run_suite stock > "$stock_cache.tmp"
+    mv "$stock_cache.tmp" "$stock_cache"
+else
+    vmsix_info "stock results cached in $stock_cache"
+fi
+run_suite fork > "$VMSIX_BUILD/qemu/fork-native/qtest-aarch64.results"
+
+/usr/bin/python3 - "$stock_cache" "$VMSIX_BUILD/qemu/fork-native/qtest-aarch64.results" <<'PY'
+import sys
+def load(p):
+    return dict(l.split() for l in open(p) if l.strip())
+stock, fork = load(sys.argv[1]), load(sys.argv[2])
+names = sorted(set(stock) | set(fork))
+print("%-36s %-8s %-8s" % ("upstream qtest-aarch64", "stock", "fork"))
+bad = []
+for n in names:
+    s, f = stock.get(n, "-"), fork.get(n, "-")
+    print("%-36s %-8s %-8s" % (n, s, f))
+    if s == "OK" and f != "OK":
+        bad.append(n)
+if not fork:
+    print("FAIL: the fork ran no upstream qtest")
+    sys.exit(1)
+if bad:
+    print("FAIL: pass on stock, not on the fork: " + ", ".join(bad))
+    sys.exit(1)
+print("ok: no regression against stock (%d tests)" % len(names))
+PY
