@@ -28,9 +28,10 @@ expect() {
 case "$which" in
 *-native)
     expect "x86-64 executable" "$(file -L "$bin")" 'x86-64'
-    accels=$("$bin" -accel help)
-    expect "has the tcg accelerator" "$accels" '^tcg$'
-    expect "has the qtest accelerator" "$accels" '^qtest$'
+    expect "has the tcg accelerator" "$("$bin" -accel help)" '^tcg$'
+    expect "answers the qtest protocol" \
+        "$(printf 'endianness\n' | timeout 30 "$bin" -M none -display none -nodefaults \
+           -accel qtest -qtest stdio 2>/dev/null)" '^OK little$'
     devs=$("$bin" -M virt -device help)
     for d in vfio-pci pcie-root-port pci-bridge e1000e nvme virtio-net-pci edu; do
         expect "has device $d" "$devs" "^name \"$d\""
@@ -39,7 +40,7 @@ case "$which" in
 *-cross)
     info=$(file -L "$bin")
     expect "aarch64 executable" "$info" 'ARM aarch64'
-    expect "statically linked" "$info" 'statically linked'
+    expect "statically linked" "$info" 'static(-pie)? linked|statically linked'
     syms=$(aarch64-linux-gnu-nm "$bin")
     expect "has KVM" "$syms" ' kvm_init$'
     expect "has no TCG" "$syms" ' tcg_init$' absent

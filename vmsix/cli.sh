@@ -26,7 +26,7 @@ USAGE
 setup() {
     "$VMSIX_TOP/vmsix/deps.sh" all
     if [ ! -f "$VMSIX_BUILD/build.ninja" ]; then
-        meson setup -q "$VMSIX_BUILD" "$VMSIX_TOP" >/dev/null ||
+        meson setup "$VMSIX_BUILD" "$VMSIX_TOP" >/dev/null ||
             vmsix_die "meson setup of $VMSIX_BUILD failed"
     fi
 }

@@ -78,6 +78,7 @@ else
     mkdir -p "$(dirname "$src")"
     vmsix_git clone -q --shared --no-checkout "$pristine" "$src"
     vmsix_git -C "$src" checkout -q --detach base
+    printf 'inputs none\nhead %s\n' "$(git -C "$src" rev-parse HEAD)" > "$stamp"
 fi
 
 # Build the new history in a scratch worktree, then move the tree to it:

@@ -51,7 +51,7 @@ done
 # Patches: the commits after the overlay, without the overlay files.
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-git format-patch -q --zero-commit --no-signature -o "$out" \
+git format-patch -q -N --zero-commit --no-signature -o "$out" \
     vmsix-overlay..HEAD -- . "${exclude[@]}" >/dev/null
 rm -f "$VMSIX_TOP"/patches/*.patch
 : > "$VMSIX_TOP/patches/series"
