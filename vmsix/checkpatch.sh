@@ -22,5 +22,6 @@ if [ "${1:-}" = --overlay ]; then
 fi
 
 [ -f "${1:-}" ] || vmsix_die "usage: vmsix/checkpatch.sh PATCH | --overlay"
+patch=$(realpath "$1")
 cd "$src"
-exec "$checkpatch" "$1"
+exec "$checkpatch" "$patch"

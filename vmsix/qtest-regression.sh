@@ -12,7 +12,7 @@ results() {     # results BUILD-DIR -> "name status" lines
 import json, sys
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    print(t["name"].split(":")[-1].strip(), t["result"])
+    print(t["name"].split("/")[-1].strip(), t["result"])
 PY
 }
 
