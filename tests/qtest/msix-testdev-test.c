@@ -1,0 +1,779 @@
+/*
+ * QTest for the msix-testdev PCIe device
+ *
+ * The device's MSI-X vectors are aimed at its own sink BAR, which counts
+ * every write, so that each test can check how many messages were
+ * delivered, not only that some were.
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/generic-pcihost.h"
+#include "hw/pci/pci_regs.h"
+#include "hw/misc/msix-testdev-regs.h"
+#include "qobject/qdict.h"
+
+#define TESTDEV_SLOT    4
+#define TESTDEV_DEVFN   QPCI_DEVFN(TESTDEV_SLOT, 0)
+#define TESTDEV_DATA    0xc0de0000
+#define EVENTFD_WAIT_US (5 * G_USEC_PER_SEC)
+
+typedef struct TestDev {
+    QTestState *qts;
+    QGenericPCIBus gbus;
+    QPCIDevice *dev;
+    QPCIBar bar[6];
+    bool mapped[6];
+    uint8_t cap;
+    int table_bir, pba_bir;
+    uint64_t table_off, pba_off;
+    uint32_t vectors;
+} TestDev;
+
+static QPCIBar testdev_bar(TestDev *t, int bir)
+{
+    if (!t->mapped[bir]) {
+        t->bar[bir] = qpci_iomap(t->dev, bir, NULL);
+        t->mapped[bir] = true;
+    }
+    return t->bar[bir];
+}
+
+static void testdev_start(TestDev *t, const char *extra, const char *props)
+{
+    uint32_t val;
+
+    memset(t, 0, sizeof(*t));
+    t->qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
+                         "-device msix-testdev,addr=%d.0%s%s",
+                         extra ? extra : "", TESTDEV_SLOT,
+                         props ? "," : "", props ? props : "");
+    qpci_init_generic(&t->gbus, t->qts, NULL, false);
+    t->dev = qpci_device_find(&t->gbus.bus, TESTDEV_DEVFN);
+    g_assert(t->dev);
+    g_assert_cmphex(qpci_config_readw(t->dev, PCI_VENDOR_ID), ==,
+                    MSIX_TESTDEV_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(t->dev, PCI_DEVICE_ID), ==,
+                    MSIX_TESTDEV_DEVICE_ID);
+    g_assert(qpci_find_capability(t->dev, PCI_CAP_ID_EXP, 0));
+
+    /* Find the table and the PBA the way a driver does */
+    t->cap = qpci_find_capability(t->dev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmphex(t->cap, !=, 0);
+    t->vectors = qpci_msix_table_size(t->dev);
+    val = qpci_config_readl(t->dev, t->cap + PCI_MSIX_TABLE);
+    t->table_bir = val & PCI_MSIX_TABLE_BIR;
+    t->table_off = val & PCI_MSIX_TABLE_OFFSET;
+    val = qpci_config_readl(t->dev, t->cap + PCI_MSIX_PBA);
+    t->pba_bir = val & PCI_MSIX_PBA_BIR;
+    t->pba_off = val & PCI_MSIX_PBA_OFFSET;
+
+    testdev_bar(t, MSIX_TESTDEV_REG_BAR);
+    testdev_bar(t, MSIX_TESTDEV_SINK_BAR);
+    testdev_bar(t, t->table_bir);
+    testdev_bar(t, t->pba_bir);
+    qpci_device_enable(t->dev);
+
+    g_assert_cmphex(qpci_io_readl(t->dev, t->bar[MSIX_TESTDEV_REG_BAR],
+                                  MSIX_TESTDEV_REG_ID), ==,
+                    MSIX_TESTDEV_ID_VALUE);
+}
+
+static void testdev_stop(TestDev *t)
+{
+    g_free(t->dev);
+    qtest_quit(t->qts);
+}
+
+static uint32_t reg_read(TestDev *t, uint32_t off)
+{
+    return qpci_io_readl(t->dev, t->bar[MSIX_TESTDEV_REG_BAR], off);
+}
+
+static void reg_write(TestDev *t, uint32_t off, uint32_t val)
+{
+    qpci_io_writel(t->dev, t->bar[MSIX_TESTDEV_REG_BAR], off, val);
+}
+
+static uint32_t sink_read(TestDev *t, uint32_t off)
+{
+    return qpci_io_readl(t->dev, t->bar[MSIX_TESTDEV_SINK_BAR], off);
+}
+
+static uint32_t sink_slot(TestDev *t, uint32_t slot)
+{
+    return sink_read(t, MSIX_TESTDEV_SINK_SLOT(slot));
+}
+
+static uint32_t sink_total(TestDev *t)
+{
+    return sink_read(t, MSIX_TESTDEV_SINK_TOTAL);
+}
+
+static void msix_flags(TestDev *t, uint16_t set, uint16_t clear)
+{
+    uint16_t val = qpci_config_readw(t->dev, t->cap + PCI_MSIX_FLAGS);
+
+    val = (val | set) & ~clear;
+    qpci_config_writew(t->dev, t->cap + PCI_MSIX_FLAGS, val);
+}
+
+static uint64_t entry_off(TestDev *t, uint32_t vector)
+{
+    return t->table_off + vector * PCI_MSIX_ENTRY_SIZE;
+}
+
+static void vector_mask(TestDev *t, uint32_t vector, bool mask)
+{
+    qpci_io_writel(t->dev, t->bar[t->table_bir],
+                   entry_off(t, vector) + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                   mask ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+}
+
+/* Aim @vector at sink slot @vector, unmasked */
+static void vector_program(TestDev *t, uint32_t vector)
+{
+    uint64_t addr = t->bar[MSIX_TESTDEV_SINK_BAR].addr +
+                    MSIX_TESTDEV_SINK_SLOT(vector % MSIX_TESTDEV_SINK_SLOTS);
+    QPCIBar table = t->bar[t->table_bir];
+    uint64_t off = entry_off(t, vector);
+
+    qpci_io_writel(t->dev, table, off + PCI_MSIX_ENTRY_LOWER_ADDR,
+                   (uint32_t)addr);
+    qpci_io_writel(t->dev, table, off + PCI_MSIX_ENTRY_UPPER_ADDR,
+                   addr >> 32);
+    qpci_io_writel(t->dev, table, off + PCI_MSIX_ENTRY_DATA,
+                   TESTDEV_DATA + vector);
+    vector_mask(t, vector, false);
+}
+
+/* Program every vector and enable MSI-X */
+static void msix_setup(TestDev *t)
+{
+    uint32_t i;
+
+    for (i = 0; i < t->vectors; i++) {
+        vector_program(t, i);
+    }
+    msix_flags(t, PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL);
+}
+
+static bool pba_pending(TestDev *t, uint32_t vector)
+{
+    uint32_t word = qpci_io_readl(t->dev, t->bar[t->pba_bir],
+                                  t->pba_off + (vector / 32) * 4);
+
+    return word & (1u << (vector % 32));
+}
+
+static void raise_vector(TestDev *t, uint32_t vector)
+{
+    reg_write(t, MSIX_TESTDEV_REG_RAISE, vector);
+}
+
+/* Eventfd mode delivers from the main loop: poll until @slot has @count */
+static void wait_slot(TestDev *t, uint32_t slot, uint32_t count)
+{
+    gint64 end = g_get_monotonic_time() + EVENTFD_WAIT_US;
+
+    while (sink_slot(t, slot) < count && g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(sink_slot(t, slot), ==, count);
+}
+
+static void wait_reg(TestDev *t, uint32_t reg, uint32_t val)
+{
+    gint64 end = g_get_monotonic_time() + EVENTFD_WAIT_US;
+
+    while (reg_read(t, reg) < val && g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(reg_read(t, reg), ==, val);
+}
+
+typedef struct LayoutCase {
+    const char *name;
+    uint32_t layout;
+    uint32_t vectors;
+} LayoutCase;
+
+static void test_layout(const void *opaque)
+{
+    const LayoutCase *c = opaque;
+    g_autofree char *props = g_strdup_printf("layout=%s,vectors=%u",
+                                             c->name, c->vectors);
+    uint32_t table_size, i, last = c->vectors - 1;
+    TestDev t;
+
+    testdev_start(&t, NULL, props);
+    g_assert_cmpuint(t.vectors, ==, c->vectors);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_VECTORS), ==, c->vectors);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_FEATURES) &
+                     MSIX_TESTDEV_FEAT_LAYOUT_MASK, ==, c->layout);
+
+    table_size = c->vectors * PCI_MSIX_ENTRY_SIZE;
+    switch (c->layout) {
+    case MSIX_TESTDEV_LAYOUT_OWN_BAR:
+        g_assert_cmpint(t.table_bir, ==, MSIX_TESTDEV_MSIX_BAR);
+        g_assert_cmpint(t.pba_bir, ==, MSIX_TESTDEV_MSIX_BAR);
+        g_assert_cmpuint(t.pba_off / 4096, >, (t.table_off + table_size - 1) /
+                         4096);
+        break;
+    case MSIX_TESTDEV_LAYOUT_SHARED_BAR:
+        g_assert_cmpint(t.table_bir, ==, MSIX_TESTDEV_REG_BAR);
+        g_assert_cmpint(t.pba_bir, ==, MSIX_TESTDEV_REG_BAR);
+        break;
+    case MSIX_TESTDEV_LAYOUT_SAME_PAGE:
+        g_assert_cmpint(t.table_bir, ==, t.pba_bir);
+        g_assert_cmpuint(t.table_off / 4096, ==, t.pba_off / 4096);
+        break;
+    case MSIX_TESTDEV_LAYOUT_SPLIT_BAR:
+        g_assert_cmpint(t.table_bir, ==, MSIX_TESTDEV_MSIX_BAR);
+        g_assert_cmpint(t.pba_bir, ==, MSIX_TESTDEV_PBA_BAR);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+
+    msix_setup(&t);
+
+    /* One vector: one write with its data and this device's requester id */
+    raise_vector(&t, last);
+    g_assert_cmpuint(sink_slot(&t, last), ==, 1);
+    g_assert_cmpuint(sink_total(&t), ==, 1);
+    g_assert_cmphex(sink_read(&t, MSIX_TESTDEV_SINK_LAST_DATA), ==,
+                    TESTDEV_DATA + last);
+    g_assert_cmphex(sink_read(&t, MSIX_TESTDEV_SINK_LAST_RID), ==,
+                    TESTDEV_DEVFN);
+    g_assert_cmpuint(sink_read(&t, MSIX_TESTDEV_SINK_LAST_SLOT), ==, last);
+
+    /* A range */
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_FIRST, 0);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_COUNT, MIN(c->vectors, 3));
+    for (i = 0; i < MIN(c->vectors, 3); i++) {
+        g_assert_cmpuint(sink_slot(&t, i), ==, i == last ? 2 : 1);
+    }
+
+    /* All of them */
+    qpci_io_writel(t.dev, t.bar[MSIX_TESTDEV_SINK_BAR],
+                   MSIX_TESTDEV_SINK_RESET, 1);
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+    reg_write(&t, MSIX_TESTDEV_REG_RAISE_ALL, 1);
+    g_assert_cmpuint(sink_total(&t), ==, c->vectors);
+    for (i = 0; i < c->vectors; i++) {
+        g_assert_cmpuint(sink_slot(&t, i), ==, 1);
+        g_assert_false(pba_pending(&t, i));
+    }
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_TOTAL), ==,
+                     1 + MIN(c->vectors, 3) + c->vectors);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_DISABLED), ==, 0);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_BAD_INPUT), ==, 0);
+
+    testdev_stop(&t);
+}
+
+/*
+ * Raise a masked vector twice: the PBA bit is set and nothing is
+ * delivered; unmasking delivers exactly one message.  @function picks
+ * the function mask instead of the vector's own mask bit.
+ */
+static void check_masked_raise(TestDev *t, uint32_t v, bool function,
+                               bool eventfd)
+{
+    uint32_t before = sink_slot(t, v);
+    uint32_t masked = reg_read(t, MSIX_TESTDEV_REG_RAISE_MASKED);
+
+    if (function) {
+        msix_flags(t, PCI_MSIX_FLAGS_MASKALL, 0);
+    } else {
+        vector_mask(t, v, true);
+    }
+
+    raise_vector(t, v);
+    if (eventfd) {
+        wait_reg(t, MSIX_TESTDEV_REG_RAISE_MASKED, masked + 1);
+    }
+    raise_vector(t, v);
+    if (eventfd) {
+        wait_reg(t, MSIX_TESTDEV_REG_RAISE_MASKED, masked + 2);
+    }
+    g_assert_cmpuint(reg_read(t, MSIX_TESTDEV_REG_RAISE_MASKED), ==,
+                     masked + 2);
+    g_assert_true(pba_pending(t, v));
+    g_assert_cmpuint(sink_slot(t, v), ==, before);
+
+    if (function) {
+        msix_flags(t, 0, PCI_MSIX_FLAGS_MASKALL);
+    } else {
+        vector_mask(t, v, false);
+    }
+    g_assert_cmpuint(sink_slot(t, v), ==, before + 1);
+    g_assert_false(pba_pending(t, v));
+    g_assert_cmpuint(sink_slot(t, v), ==, before + 1);
+
+    /* Back to normal: one raise, one message */
+    raise_vector(t, v);
+    if (eventfd) {
+        wait_slot(t, v, before + 2);
+    }
+    g_assert_cmpuint(sink_slot(t, v), ==, before + 2);
+}
+
+static void test_mask_vector(void)
+{
+    TestDev t;
+
+    testdev_start(&t, NULL, NULL);
+    msix_setup(&t);
+    check_masked_raise(&t, 3, false, false);
+    /* Other vectors are untouched */
+    g_assert_cmpuint(sink_total(&t), ==, 2);
+    testdev_stop(&t);
+}
+
+static void test_mask_function(void)
+{
+    TestDev t;
+
+    testdev_start(&t, NULL, "layout=shared-bar");
+    msix_setup(&t);
+    check_masked_raise(&t, 7, true, false);
+    g_assert_cmpuint(sink_total(&t), ==, 2);
+    testdev_stop(&t);
+}
+
+static void test_all_vectors(void)
+{
+    TestDev t;
+    uint32_t i;
+
+    testdev_start(&t, NULL, "vectors=2048");
+    g_assert_cmpuint(t.vectors, ==, 2048);
+    msix_setup(&t);
+
+    for (i = 0; i < t.vectors; i++) {
+        raise_vector(&t, i);
+    }
+    g_assert_cmpuint(sink_total(&t), ==, 2048);
+    for (i = 0; i < t.vectors; i++) {
+        g_assert_cmpuint(sink_slot(&t, i), ==, 1);
+        reg_write(&t, MSIX_TESTDEV_REG_VEC_SEL, i);
+        g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_VEC_COUNT), ==, 1);
+    }
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_TOTAL), ==, 2048);
+
+    /* The highest vector through the mask and PBA path too */
+    check_masked_raise(&t, 2047, false, false);
+    testdev_stop(&t);
+}
+
+static void test_disabled(void)
+{
+    TestDev t;
+    uint32_t i;
+
+    testdev_start(&t, NULL, NULL);
+    msix_setup(&t);
+    msix_flags(&t, 0, PCI_MSIX_FLAGS_ENABLE);
+
+    raise_vector(&t, 1);
+    reg_write(&t, MSIX_TESTDEV_REG_RAISE_ALL, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_DISABLED), ==,
+                     1 + t.vectors);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_TOTAL), ==,
+                     1 + t.vectors);
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+
+    /* Nothing was left pending: enabling delivers nothing */
+    msix_flags(&t, PCI_MSIX_FLAGS_ENABLE, 0);
+    for (i = 0; i < t.vectors; i++) {
+        g_assert_false(pba_pending(&t, i));
+    }
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+
+    raise_vector(&t, 1);
+    g_assert_cmpuint(sink_slot(&t, 1), ==, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_DISABLED), ==,
+                     1 + t.vectors);
+    testdev_stop(&t);
+}
+
+static void test_eventfd(void)
+{
+    TestDev t;
+    uint32_t i;
+
+    testdev_start(&t, NULL, "eventfd=on,vectors=32");
+    g_assert_true(reg_read(&t, MSIX_TESTDEV_REG_FEATURES) &
+                  MSIX_TESTDEV_FEAT_EVENTFD);
+    g_assert_false(reg_read(&t, MSIX_TESTDEV_REG_FEATURES) &
+                   MSIX_TESTDEV_FEAT_CONSUMER);
+    msix_setup(&t);
+
+    raise_vector(&t, 2);
+    wait_slot(&t, 2, 1);
+    for (i = 0; i < 20; i++) {
+        g_usleep(1000);
+        g_assert_cmpuint(sink_total(&t), ==, 1);
+    }
+
+    check_masked_raise(&t, 4, false, true);
+    check_masked_raise(&t, 5, true, true);
+
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_FIRST, 16);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_COUNT, 16);
+    for (i = 16; i < 32; i++) {
+        wait_slot(&t, i, 1);
+    }
+
+    msix_flags(&t, 0, PCI_MSIX_FLAGS_ENABLE);
+    raise_vector(&t, 9);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_DISABLED), ==, 1);
+    g_usleep(20 * 1000);
+    g_assert_cmpuint(sink_slot(&t, 9), ==, 0);
+    g_assert_cmpuint(sink_total(&t), ==, 1 + 2 + 2 + 16);
+    testdev_stop(&t);
+}
+
+static void test_auto(void)
+{
+    TestDev t;
+
+    testdev_start(&t, NULL, NULL);
+    msix_setup(&t);
+
+    /* Rejected: period too short, range out of bounds */
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_FIRST, 2);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_COUNT, 3);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_PERIOD, 1);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_CTRL, MSIX_TESTDEV_AUTO_RUN);
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_AUTO_CTRL), ==, 0);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_PERIOD, 100);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_COUNT, t.vectors);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_CTRL, MSIX_TESTDEV_AUTO_RUN);
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_AUTO_CTRL), ==, 0);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_BAD_INPUT), ==, 2);
+
+    /* Vectors 2..4 every 100 us of virtual time */
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_COUNT, 3);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_CTRL, MSIX_TESTDEV_AUTO_RUN);
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_AUTO_CTRL), ==,
+                    MSIX_TESTDEV_AUTO_RUN);
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+    qtest_clock_step(t.qts, 1000 * 1000);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_AUTO_TICKS), ==, 10);
+    g_assert_cmpuint(sink_slot(&t, 1), ==, 0);
+    g_assert_cmpuint(sink_slot(&t, 2), ==, 10);
+    g_assert_cmpuint(sink_slot(&t, 3), ==, 10);
+    g_assert_cmpuint(sink_slot(&t, 4), ==, 10);
+    g_assert_cmpuint(sink_slot(&t, 5), ==, 0);
+    g_assert_cmpuint(sink_total(&t), ==, 30);
+
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_CTRL, 0);
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_AUTO_CTRL), ==, 0);
+    qtest_clock_step(t.qts, 1000 * 1000);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_AUTO_TICKS), ==, 10);
+    g_assert_cmpuint(sink_total(&t), ==, 30);
+    testdev_stop(&t);
+}
+
+static void test_msi(void)
+{
+    TestDev t;
+    uint8_t cap;
+    uint64_t addr;
+    uint16_t flags;
+
+    testdev_start(&t, NULL, "msi=on");
+    g_assert_true(reg_read(&t, MSIX_TESTDEV_REG_FEATURES) &
+                  MSIX_TESTDEV_FEAT_MSI);
+    cap = qpci_find_capability(t.dev, PCI_CAP_ID_MSI, 0);
+    g_assert_cmphex(cap, !=, 0);
+    flags = qpci_config_readw(t.dev, cap + PCI_MSI_FLAGS);
+    g_assert_true(flags & PCI_MSI_FLAGS_64BIT);
+
+    addr = t.bar[MSIX_TESTDEV_SINK_BAR].addr + MSIX_TESTDEV_SINK_SLOT(100);
+    qpci_config_writel(t.dev, cap + PCI_MSI_ADDRESS_LO, (uint32_t)addr);
+    qpci_config_writel(t.dev, cap + PCI_MSI_ADDRESS_HI, addr >> 32);
+    qpci_config_writew(t.dev, cap + PCI_MSI_DATA_64, 0x55);
+
+    /* Disabled: nothing */
+    reg_write(&t, MSIX_TESTDEV_REG_MSI_RAISE, 0);
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+
+    qpci_config_writew(t.dev, cap + PCI_MSI_FLAGS,
+                       flags | PCI_MSI_FLAGS_ENABLE);
+    reg_write(&t, MSIX_TESTDEV_REG_MSI_RAISE, 0);
+    g_assert_cmpuint(sink_slot(&t, 100), ==, 1);
+    g_assert_cmphex(sink_read(&t, MSIX_TESTDEV_SINK_LAST_DATA), ==, 0x55);
+
+    /* MSI has one vector only */
+    reg_write(&t, MSIX_TESTDEV_REG_MSI_RAISE, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_BAD_INPUT), ==, 1);
+    g_assert_cmpuint(sink_total(&t), ==, 1);
+
+    /* INTx level is readable back */
+    reg_write(&t, MSIX_TESTDEV_REG_INTX, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_INTX), ==, 1);
+    reg_write(&t, MSIX_TESTDEV_REG_INTX, 0);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_INTX), ==, 0);
+    testdev_stop(&t);
+}
+
+static void test_bad_input(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *contents = NULL;
+    g_autofree char *extra = NULL;
+    uint64_t regs, sink;
+    TestDev t;
+    int fd;
+
+    fd = g_file_open_tmp("msix-testdev-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    extra = g_strdup_printf("-d guest_errors,invalid_mem -D %s", log);
+
+    testdev_start(&t, extra, "vectors=16");
+    msix_setup(&t);
+    regs = t.bar[MSIX_TESTDEV_REG_BAR].addr;
+    sink = t.bar[MSIX_TESTDEV_SINK_BAR].addr;
+
+    /* Out of range vectors, counted as bad input, nothing delivered */
+    raise_vector(&t, 16);
+    raise_vector(&t, 0xffffffff);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_FIRST, 10);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_COUNT, 7);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_FIRST, 0xfffffff0);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_COUNT, 0x20);
+    reg_write(&t, MSIX_TESTDEV_REG_RANGE_COUNT, 0);
+    reg_write(&t, MSIX_TESTDEV_REG_VEC_SEL, 99);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_VEC_COUNT), ==, 0);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_BAD_INPUT), ==, 6);
+
+    /* Unknown offsets and read-only registers */
+    g_assert_cmphex(reg_read(&t, 0x800), ==, 0);
+    reg_write(&t, 0xffc, 1);
+    reg_write(&t, MSIX_TESTDEV_REG_RAISE_TOTAL, 1);
+    g_assert_cmphex(sink_read(&t, 0x3000), ==, 0);
+    qpci_io_writel(t.dev, t.bar[MSIX_TESTDEV_SINK_BAR], 0x2ffc, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_BAD_INPUT), ==, 11);
+
+    /*
+     * Wrong sizes and unaligned accesses never reach the device.  (qtest
+     * splits 8-byte accesses into 4-byte ones, as the memory core does
+     * for any access wider than a region accepts, so they are not tried.)
+     */
+    qtest_writeb(t.qts, regs + MSIX_TESTDEV_REG_RAISE, 1);
+    qtest_writew(t.qts, regs + MSIX_TESTDEV_REG_RAISE, 1);
+    qtest_writel(t.qts, regs + MSIX_TESTDEV_REG_RAISE + 1, 1);
+    qtest_writel(t.qts, regs + MSIX_TESTDEV_REG_RAISE + 2, 1);
+    qtest_readb(t.qts, regs + MSIX_TESTDEV_REG_ID);
+    qtest_readw(t.qts, regs + MSIX_TESTDEV_REG_ID + 2);
+    qtest_writeb(t.qts, sink + 1, 1);
+    qtest_writew(t.qts, sink + 2, 1);
+    qtest_writel(t.qts, sink + 6, 1);
+
+    /* Still alive, nothing raised, nothing counted by the sink */
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_ID), ==,
+                    MSIX_TESTDEV_ID_VALUE);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_TOTAL), ==, 0);
+    g_assert_cmpuint(sink_total(&t), ==, 0);
+    raise_vector(&t, 15);
+    g_assert_cmpuint(sink_slot(&t, 15), ==, 1);
+    testdev_stop(&t);
+
+    g_assert_true(g_file_get_contents(log, &contents, NULL, NULL));
+    g_assert_nonnull(strstr(contents, "msix-testdev: RAISE: vectors 16+1 "
+                            "out of range (16 vectors)"));
+    g_assert_nonnull(strstr(contents, "msix-testdev: RANGE_COUNT: vectors "
+                            "10+7 out of range"));
+    g_assert_nonnull(strstr(contents, "msix-testdev: read of unknown "
+                            "register 0x800"));
+    g_assert_nonnull(strstr(contents, "msix-testdev: write to read-only "
+                            "register 0x20"));
+    g_assert_nonnull(strstr(contents, "region 'msix-testdev-regs', reason: "
+                            "invalid size"));
+    g_assert_nonnull(strstr(contents, "region 'msix-testdev-sink', reason: "
+                            "invalid size"));
+    unlink(log);
+}
+
+static void wait_migration(QTestState *qts)
+{
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    bool done = false;
+
+    while (!done) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *status = qdict_get_try_str(ret, "status");
+
+        g_assert_cmpstr(status, !=, "failed");
+        done = !g_strcmp0(status, "completed");
+        qobject_unref(rsp);
+        if (!done) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            g_usleep(10 * 1000);
+        }
+    }
+}
+
+/*
+ * Migrate a device with a pending vector, counters and a running
+ * automatic raiser; the destination must carry on where the source was.
+ */
+static void test_migration(void)
+{
+    const char *props = "vectors=64,layout=same-page";
+    g_autofree char *file = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src;
+    uint32_t ticks;
+    TestDev t;
+    int fd;
+
+    fd = g_file_open_tmp("msix-testdev-XXXXXX.mig", &file, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    testdev_start(&t, NULL, props);
+    msix_setup(&t);
+    raise_vector(&t, 1);
+    vector_mask(&t, 40, true);
+    raise_vector(&t, 40);
+    g_assert_true(pba_pending(&t, 40));
+    reg_write(&t, MSIX_TESTDEV_REG_VEC_SEL, 40);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_FIRST, 60);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_COUNT, 2);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_PERIOD, 100);
+    reg_write(&t, MSIX_TESTDEV_REG_AUTO_CTRL, MSIX_TESTDEV_AUTO_RUN);
+    qtest_clock_step(t.qts, 250 * 1000);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_AUTO_TICKS), ==, 2);
+
+    src = t.qts;
+    uri = g_strdup_printf("file:%s", file);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': %s } }", uri);
+    wait_migration(src);
+    qtest_quit(src);
+
+    extra = g_strdup_printf("-incoming %s", uri);
+    t.qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
+                        "-device msix-testdev,addr=%d.0,%s",
+                        extra, TESTDEV_SLOT, props);
+    t.gbus.bus.qts = t.qts;
+    wait_migration(t.qts);
+
+    g_assert_cmpuint(sink_slot(&t, 1), ==, 1);
+    g_assert_cmpuint(sink_slot(&t, 40), ==, 0);
+    g_assert_cmpuint(sink_slot(&t, 60), ==, 2);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_VEC_SEL), ==, 40);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_VEC_COUNT), ==, 1);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_MASKED), ==, 1);
+    g_assert_true(pba_pending(&t, 40));
+
+    /* The pended vector arrives once on the destination */
+    vector_mask(&t, 40, false);
+    g_assert_cmpuint(sink_slot(&t, 40), ==, 1);
+    g_assert_false(pba_pending(&t, 40));
+
+    /* The automatic raiser still runs */
+    g_assert_cmphex(reg_read(&t, MSIX_TESTDEV_REG_AUTO_CTRL), ==,
+                    MSIX_TESTDEV_AUTO_RUN);
+    qtest_clock_step(t.qts, 1000 * 1000);
+    ticks = reg_read(&t, MSIX_TESTDEV_REG_AUTO_TICKS);
+    g_assert_cmpuint(ticks, >, 2);
+    g_assert_cmpuint(sink_slot(&t, 60), ==, ticks);
+    g_assert_cmpuint(sink_slot(&t, 61), ==, ticks);
+    testdev_stop(&t);
+    unlink(file);
+}
+
+/* device_add of msix-testdev with @args must fail with @msg */
+static void check_device_add_error(QTestState *qts, QDict *args,
+                                   const char *msg)
+{
+    QDict *resp, *error;
+    const char *desc;
+
+    qdict_put_str(args, "driver", "msix-testdev");
+    qdict_put_str(args, "bus", "rp");
+    resp = qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments': %p }",
+                     args);
+    error = qdict_get_qdict(resp, "error");
+    g_assert_nonnull(error);
+    desc = qdict_get_str(error, "desc");
+    g_test_message("device_add: %s", desc);
+    g_assert_nonnull(strstr(desc, msg));
+    qobject_unref(resp);
+}
+
+static void test_bad_properties(void)
+{
+    QTestState *qts;
+    QDict *args;
+
+    qts = qtest_init("-M virt,gic-version=3 -cpu max -nodefaults "
+                     "-device pcie-root-port,id=rp,chassis=1");
+
+    args = qdict_new();
+    qdict_put_int(args, "vectors", 0);
+    check_device_add_error(qts, args,
+                           "vectors must be between 1 and 2048, not 0");
+
+    args = qdict_new();
+    qdict_put_int(args, "vectors", 4096);
+    check_device_add_error(qts, args,
+                           "vectors must be between 1 and 2048, not 4096");
+
+    args = qdict_new();
+    qdict_put_str(args, "layout", "upside-down");
+    check_device_add_error(qts, args, "invalid layout 'upside-down'");
+
+    qtest_quit(qts);
+}
+
+static const LayoutCase layout_cases[] = {
+    { "own-bar", MSIX_TESTDEV_LAYOUT_OWN_BAR, 16 },
+    { "own-bar", MSIX_TESTDEV_LAYOUT_OWN_BAR, 300 },
+    { "shared-bar", MSIX_TESTDEV_LAYOUT_SHARED_BAR, 16 },
+    { "shared-bar", MSIX_TESTDEV_LAYOUT_SHARED_BAR, 300 },
+    { "same-page", MSIX_TESTDEV_LAYOUT_SAME_PAGE, 16 },
+    { "same-page", MSIX_TESTDEV_LAYOUT_SAME_PAGE, 2048 },
+    { "split-bar", MSIX_TESTDEV_LAYOUT_SPLIT_BAR, 1 },
+    { "split-bar", MSIX_TESTDEV_LAYOUT_SPLIT_BAR, 300 },
+};
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    g_test_init(&argc, &argv, NULL);
+
+    for (i = 0; i < ARRAY_SIZE(layout_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/msix-testdev/layout/%s/%u",
+                                                layout_cases[i].name,
+                                                layout_cases[i].vectors);
+        qtest_add_data_func(path, &layout_cases[i], test_layout);
+    }
+    qtest_add_func("/msix-testdev/mask/vector", test_mask_vector);
+    qtest_add_func("/msix-testdev/mask/function", test_mask_function);
+    qtest_add_func("/msix-testdev/all-vectors", test_all_vectors);
+    qtest_add_func("/msix-testdev/disabled", test_disabled);
+    qtest_add_func("/msix-testdev/eventfd", test_eventfd);
+    qtest_add_func("/msix-testdev/auto", test_auto);
+    qtest_add_func("/msix-testdev/msi-intx", test_msi);
+    qtest_add_func("/msix-testdev/migration", test_migration);
+    qtest_add_func("/msix-testdev/bad-input", test_bad_input);
+    qtest_add_func("/msix-testdev/bad-properties", test_bad_properties);
+
+    return g_test_run();
+}
