@@ -1,0 +1,142 @@
+/*
+ * KVM interrupt route table with change tracking and batched commits
+ *
+ * KVM_SET_GSI_ROUTING replaces the whole table, and on arm64 it also
+ * makes the kernel walk every irqfd.  Callers that update one route at a
+ * time therefore want to know whether anything changed, and to commit a
+ * burst of changes once.  The table knows nothing of KVMState, so that it
+ * can be tested against a fake kernel.
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "system/kvm-msi-route.h"
+#include "trace.h"
+
+#define KVM_ROUTE_TABLE_MIN_ALLOC 64
+
+void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
+                          void *opaque)
+{
+    *t = (KVMRouteTable) {
+        .routes = g_malloc0(sizeof(*t->routes)),
+        .commit_fn = commit_fn,
+        .opaque = opaque,
+    };
+}
+
+void kvm_route_table_destroy(KVMRouteTable *t)
+{
+    g_free(t->routes);
+    t->routes = NULL;
+    t->allocated = 0;
+}
+
+static int kvm_route_table_index(const KVMRouteTable *t, uint32_t gsi)
+{
+    unsigned int i;
+
+    for (i = 0; i < t->routes->nr; i++) {
+        if (t->routes->entries[i].gsi == gsi) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const struct kvm_irq_routing_entry *
+kvm_route_table_find(const KVMRouteTable *t, uint32_t gsi)
+{
+    int i = kvm_route_table_index(t, gsi);
+
+    return i < 0 ? NULL : &t->routes->entries[i];
+}
+
+static void kvm_route_table_grow(KVMRouteTable *t)
+{
+    unsigned int n = MAX(t->allocated * 2, KVM_ROUTE_TABLE_MIN_ALLOC);
+
+    t->routes = g_realloc(t->routes, sizeof(*t->routes) +
+                          n * sizeof(t->routes->entries[0]));
+    t->allocated = n;
+}
+
+bool kvm_route_table_set(KVMRouteTable *t,
+                         const struct kvm_irq_routing_entry *entry)
+{
+    int i = kvm_route_table_index(t, entry->gsi);
+
+    if (i >= 0) {
+        if (!memcmp(&t->routes->entries[i], entry, sizeof(*entry))) {
+            return false;
+        }
+        t->routes->entries[i] = *entry;
+    } else {
+        if (t->routes->nr == t->allocated) {
+            kvm_route_table_grow(t);
+        }
+        t->routes->entries[t->routes->nr++] = *entry;
+    }
+    t->dirty = true;
+    trace_kvm_route_table_set(entry->gsi, entry->type, i < 0);
+    return true;
+}
+
+bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi)
+{
+    bool changed = false;
+    int i;
+
+    /* Keep the table dense: the last entry fills the hole. */
+    while ((i = kvm_route_table_index(t, gsi)) >= 0) {
+        t->routes->entries[i] = t->routes->entries[--t->routes->nr];
+        changed = true;
+    }
+    if (changed) {
+        t->dirty = true;
+        trace_kvm_route_table_remove(gsi);
+    }
+    return changed;
+}
+
+void kvm_route_table_begin(KVMRouteTable *t)
+{
+    t->batch_depth++;
+}
+
+static int kvm_route_table_flush(KVMRouteTable *t, Error **errp)
+{
+    int ret;
+
+    if (!t->dirty) {
+        t->stats.skipped++;
+        trace_kvm_route_table_commit_skipped(t->routes->nr);
+        return 0;
+    }
+    t->routes->flags = 0;
+    ret = t->commit_fn(t->opaque, t->routes);
+    if (ret < 0) {
+        /* Stay dirty: the next commit tries again. */
+        t->stats.failures++;
+        trace_kvm_route_table_commit_failed(t->routes->nr, ret);
+        error_setg_errno(errp, -ret,
+                         "KVM refused a table of %u interrupt routes",
+                         t->routes->nr);
+        return ret;
+    }
+    t->stats.commits++;
+    t->dirty = false;
+    trace_kvm_route_table_commit(t->routes->nr);
+    return 0;
+}
+
+int kvm_route_table_commit(KVMRouteTable *t, Error **errp)
+{
+    if (t->batch_depth > 0 && --t->batch_depth > 0) {
+        return 0;
+    }
+    return kvm_route_table_flush(t, errp);
+}

@@ -1,0 +1,68 @@
+/*
+ * KVM interrupt route table with change tracking and batched commits
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef SYSTEM_KVM_MSI_ROUTE_H
+#define SYSTEM_KVM_MSI_ROUTE_H
+
+#include <linux/kvm.h>
+#include "qapi/error.h"
+
+/*
+ * Commits the whole table to the kernel (KVM_SET_GSI_ROUTING for the
+ * real backend, a fake in unit tests).  Returns 0 or a negative errno.
+ */
+typedef int (*KVMRouteCommitFn)(void *opaque,
+                                const struct kvm_irq_routing *routes);
+
+typedef struct KVMRouteStats {
+    uint64_t commits;       /* tables handed to the kernel */
+    uint64_t skipped;       /* commits that found nothing to do */
+    uint64_t failures;      /* commits the kernel refused */
+} KVMRouteStats;
+
+typedef struct KVMRouteTable {
+    struct kvm_irq_routing *routes;
+    unsigned int allocated;
+    unsigned int batch_depth;
+    bool dirty;
+    KVMRouteStats stats;
+    KVMRouteCommitFn commit_fn;
+    void *opaque;
+} KVMRouteTable;
+
+void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
+                          void *opaque);
+void kvm_route_table_destroy(KVMRouteTable *t);
+
+/*
+ * Add the entry, or replace the entry with the same GSI.  Returns true if
+ * the table changed, so that callers can skip work when it did not.
+ */
+bool kvm_route_table_set(KVMRouteTable *t,
+                         const struct kvm_irq_routing_entry *entry);
+
+/* Remove every entry of @gsi.  Returns true if the table changed. */
+bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi);
+
+const struct kvm_irq_routing_entry *
+kvm_route_table_find(const KVMRouteTable *t, uint32_t gsi);
+
+static inline unsigned int kvm_route_table_size(const KVMRouteTable *t)
+{
+    return t->routes->nr;
+}
+
+/*
+ * Batches nest: the table is handed to the kernel once, when the
+ * outermost batch commits, and only if something changed since the last
+ * successful commit.  A commit outside any batch is a batch of one.
+ */
+void kvm_route_table_begin(KVMRouteTable *t);
+int kvm_route_table_commit(KVMRouteTable *t, Error **errp);
+
+#endif
