@@ -30,7 +30,9 @@ run_suite() {   # run_suite FLAVOR -> results on stdout, log in the build dir
 "$VMSIX_TOP/vmsix/firmware.sh" "$VMSIX_BUILD/qemu/fork-native"
 "$VMSIX_TOP/vmsix/firmware.sh" "$VMSIX_BUILD/qemu/stock-native"
 
-stock_key=$(cat "$VMSIX_BUILD/src/stock.stamp" | sha256sum | cut -c1-16)
+# The stock tree's inputs (base version and device list) name its results.
+stock_key=$(sed -n 's/^inputs //p' "$VMSIX_BUILD/src/stock.stamp" | cut -c1-16)
+[ -n "$stock_key" ] || vmsix_die "the stock tree is not prepared"
 stock_cache="$VMSIX_CACHE/results/qtest-aarch64-stock-$stock_key.txt"
 if [ ! -s "$stock_cache" ]; then
     mkdir -p "$(dirname "$stock_cache")"
