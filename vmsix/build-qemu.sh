@@ -28,6 +28,9 @@ done
 
 export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}
 export CCACHE_BASEDIR="$VMSIX_BUILD"
+# Debug info records the build directory, which ccache would otherwise
+# hash: every clone or build directory would miss the cache.
+export CCACHE_NOHASHDIR=1
 # Debian's ccache links every installed compiler, cross ones included.
 export PATH="/usr/lib/ccache:$PATH"
 
