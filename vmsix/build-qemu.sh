@@ -26,13 +26,7 @@ for tool in ccache ninja meson; do
     command -v $tool >/dev/null || vmsix_die "$tool is missing: run vmsix/deps.sh as root"
 done
 
-export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}
-export CCACHE_BASEDIR="$VMSIX_BUILD"
-# Debug info records the build directory, which ccache would otherwise
-# hash: every clone or build directory would miss the cache.
-export CCACHE_NOHASHDIR=1
-# Debian's ccache links every installed compiler, cross ones included.
-export PATH="/usr/lib/ccache:$PATH"
+vmsix_use_ccache
 
 common=(--target-list=aarch64-softmmu
         --without-default-features --without-default-devices

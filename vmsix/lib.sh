@@ -26,3 +26,17 @@ vmsix_git() {
     git -c user.name="qemu-vmsix" -c user.email="qemu-vmsix@localhost" \
         -c advice.detachedHead=false -c core.autocrlf=false "$@"
 }
+
+# Compile through ccache, whose cache lives beside the base cache.
+vmsix_use_ccache() {
+    export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}
+    export CCACHE_BASEDIR="$VMSIX_BUILD"
+    # Debug info records the build directory, which ccache would otherwise
+    # hash: every clone or build directory would miss the cache.
+    export CCACHE_NOHASHDIR=1
+    # Debian's ccache links every installed compiler, cross ones included.
+    case ":$PATH:" in
+    *:/usr/lib/ccache:*) ;;
+    *) export PATH="/usr/lib/ccache:$PATH" ;;
+    esac
+}

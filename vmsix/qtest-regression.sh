@@ -20,9 +20,7 @@ run_suite() {   # run_suite FLAVOR -> results on stdout, log in the build dir
     local bld="$VMSIX_BUILD/qemu/$1-native"
     vmsix_info "upstream qtest-aarch64 on $1"
     # meson test builds what the suite needs, then runs it.
-    (cd "$bld" && PATH="/usr/lib/ccache:$PATH" \
-        CCACHE_DIR="${CCACHE_DIR:-$VMSIX_CACHE/ccache}" CCACHE_BASEDIR="$VMSIX_BUILD" CCACHE_NOHASHDIR=1 \
-        meson test --suite qtest-aarch64 --num-processes "$(nproc)" \
+    (cd "$bld" && vmsix_use_ccache && meson test --suite qtest-aarch64 --num-processes "$(nproc)" \
         --print-errorlogs -q >"$bld/qtest-aarch64.log" 2>&1) || true
     results "$bld"
 }
