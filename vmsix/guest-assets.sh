@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
 # Fetch and cache the arm64 guest pieces from the Debian mirror: a kernel
-# (with its modules, given a modules.dep) and busybox.  The packages are
-# unpacked, never installed.
+# (with its modules, given a modules.dep), busybox, and any other arm64
+# package.  The packages are unpacked, never installed.
 #
-# usage: vmsix/guest-assets.sh     prints KERNEL-IMAGE MODULES-DIR BUSYBOX
+# usage: vmsix/guest-assets.sh            prints KERNEL-IMAGE MODULES-DIR BUSYBOX
+#        vmsix/guest-assets.sh package PKG...
+#                                         prints the unpacked tree of each arm64
+#                                         PKG, one a line
 #   VMSIX_GUEST_KERNEL=<package>   another linux-image-*-arm64 package
+#   VMSIX_GUEST_SUITE=<suite>      the kernel of linux-image-arm64 in that
+#                                  suite (e.g. bookworm-backports), in its
+#                                  -unsigned flavour when there is one
+#
+# The resolved kernel package is remembered (per suite), so that a run after
+# the first needs no network.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 dir="$VMSIX_CACHE/arm64"
 mkdir -p "$dir/debs"
 
-# resolve META -> the versioned package it depends on
+# The version of package $1:arm64 that suite $2 has, or nothing.
+suite_version() {
+    apt-cache madison "$1:arm64" 2>/dev/null |
+        awk -F'|' -v s=" $2/" 'index($3, s) { gsub(/ /, "", $2); print $2; exit }'
+}
+
+# resolve META [SUITE] -> the versioned kernel package META depends on
 resolve() {
-    apt-cache depends "$1:arm64" 2>/dev/null |
-        awk '/Depends: linux-image-/ { sub(/:arm64$/, "", $2); print $2; exit }'
+    local meta=$1 suite=${2:-} spec=$1:arm64 pkg ver
+    if [ -n "$suite" ]; then
+        ver=$(suite_version "$meta" "$suite")
+        [ -n "$ver" ] || return 0
+        spec="$meta:arm64=$ver"
+    fi
+    pkg=$(apt-cache depends "$spec" 2>/dev/null |
+          awk '/Depends: linux-image-/ { sub(/:arm64$/, "", $2); print $2; exit }')
+    [ -n "$pkg" ] || return 0
+    # Prefer the unsigned image: same kernel, without the EFI signature.
+    if [ -n "$suite" ] && apt-cache show "$pkg-unsigned:arm64" >/dev/null 2>&1; then
+        pkg="$pkg-unsigned"
+    fi
+    echo "$pkg"
 }
 
 fetch() {       # fetch PACKAGE -> path of the unpacked tree
@@ -34,18 +61,29 @@ fetch() {       # fetch PACKAGE -> path of the unpacked tree
     echo "$out"
 }
 
+if [ "${1:-}" = package ]; then
+    shift
+    [ $# -gt 0 ] || vmsix_die "usage: vmsix/guest-assets.sh package PKG..."
+    for p in "$@"; do
+        fetch "$p"
+    done
+    exit 0
+fi
+
+suite=${VMSIX_GUEST_SUITE:-}
+record="$dir/kernel-package${suite:+-$suite}"
 kpkg=${VMSIX_GUEST_KERNEL:-}
 if [ -z "$kpkg" ]; then
     # Reuse what is cached, so that a run after the first is offline.
-    kpkg=$(cat "$dir/kernel-package" 2>/dev/null || true)
+    kpkg=$(cat "$record" 2>/dev/null || true)
     if [ -z "$kpkg" ]; then
-        kpkg=$(resolve linux-image-arm64)
+        kpkg=$(resolve linux-image-arm64 "$suite")
         [ -n "$kpkg" ] ||
-            vmsix_die "cannot resolve linux-image-arm64:arm64 on the mirror: run vmsix/deps.sh (it adds arm64 and updates apt)"
+            vmsix_die "cannot resolve linux-image-arm64:arm64${suite:+ in $suite} on the mirror: run vmsix/deps.sh (it adds arm64, bookworm-backports and updates apt)"
     fi
 fi
 kernel=$(fetch "$kpkg")
-echo "$kpkg" > "$dir/kernel-package"
+echo "$kpkg" > "$record"
 busybox=$(fetch busybox-static)
 
 kver=$(ls "$kernel/lib/modules" | head -n1)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build a small arm64 initramfs: busybox, an /init script and the named
-# kernel modules with everything they depend on.
+# kernel modules with everything they depend on.  Compressed modules
+# (.ko.xz, as kernels from 6.x ship them) are stored decompressed, since
+# busybox's modprobe may not read xz; modules.dep is rewritten to match.
 #
 # usage: vmsix/initramfs.sh OUT.cpio INIT-SCRIPT [MODULE...] [-- FILE=DEST...]
 set -euo pipefail
@@ -32,7 +34,11 @@ add_module() {
     [ -n "${seen[$path]:-}" ] && return 0
     seen[$path]=1
     mkdir -p "$root/lib/modules/$kver/$(dirname "$path")"
-    cp "$moddir/$path" "$root/lib/modules/$kver/$path"
+    case "$path" in
+    *.ko.xz) xz -dc "$moddir/$path" > "$root/lib/modules/$kver/${path%.xz}" ||
+                 vmsix_die "cannot decompress $moddir/$path (is xz-utils installed?)" ;;
+    *) cp "$moddir/$path" "$root/lib/modules/$kver/$path" ;;
+    esac
     for dep in ${line#*:}; do
         dep=$(basename "$dep")
         add_module "${dep%%.ko*}"
@@ -41,7 +47,8 @@ add_module() {
 for m in "${want[@]}"; do
     add_module "$m"
 done
-cp "$moddir"/modules.{dep,alias,symbols,builtin,order} "$root/lib/modules/$kver/" 2>/dev/null || true
+cp "$moddir"/modules.{alias,symbols,builtin,order} "$root/lib/modules/$kver/" 2>/dev/null || true
+sed 's/\.ko\.xz/.ko/g' "$moddir/modules.dep" > "$root/lib/modules/$kver/modules.dep"
 
 # Extra files: SRC=DEST inside the image.
 for f in "$@"; do
