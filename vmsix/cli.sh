@@ -10,7 +10,8 @@ usage: ./qemu-vmsix COMMAND
   demo              build the fork and show an arm64 guest receiving MSI-X
                     interrupts through the GICv3 ITS
   test [TIER...]    build what the tiers need and run them (default: all):
-                    unit qtest build checkpatch
+                    unit qtest build checkpatch nested; nested-full (the
+                    slower nested scenarios) only when named
   build [TARGET...] build fork-native (default), stock-native, fork-cross,
                     stock-cross
   prepare [--discard]   prepare the fork tree in _build/src/fork
@@ -56,14 +57,15 @@ PY
 
 run_tests() {
     local tiers=("$@") targets=() t
-    [ ${#tiers[@]} -gt 0 ] || tiers=(build checkpatch unit qtest)
+    [ ${#tiers[@]} -gt 0 ] || tiers=(build checkpatch unit qtest nested)
     for t in "${tiers[@]}"; do
         case "$t" in
         unit) targets+=(fork-native fork-cross) ;;
         qtest) targets+=(fork-native stock-native) ;;
         build) targets+=(fork-native stock-native fork-cross stock-cross) ;;
         checkpatch) targets+=(fork-native) ;;
-        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch)" ;;
+        nested|nested-full) targets+=(fork-native fork-cross stock-cross) ;;
+        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, nested, nested-full)" ;;
         esac
     done
     setup
@@ -72,6 +74,9 @@ run_tests() {
     local args=()
     for t in "${tiers[@]}"; do args+=(--suite "$t"); done
     meson test -C "$VMSIX_BUILD" --no-rebuild --print-errorlogs "${args[@]}" || true
+    case " ${tiers[*]} " in
+    *" nested "*|*" nested-full "*) "$VMSIX_TOP/tests/nested/nested.sh" table || true ;;
+    esac
     summary
 }
 

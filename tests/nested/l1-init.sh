@@ -1,0 +1,102 @@
+#!/bin/busybox sh
+# /init of L1, the KVM host of the nested harness (docs/devel/vmsix-nested.rst).
+#
+# It reports KVM and the ITS, binds the scenario's device to vfio-pci, runs
+# L2 under its QEMU (traced by strace), relays L2's console with an "L2| "
+# prefix, answers L2's sync points with its own vfio-pci interrupt counts,
+# and prints the ioctl counts once L2 has exited.  Every line meant for the
+# host's checks starts with NESTED-.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+. /etc/nested/scenarios.sh
+
+say() { echo "NESTED-L1 $*"; }
+finish() {
+    say "done $1"
+    sync
+    poweroff -f
+}
+fail() {
+    say "FAIL $*"
+    finish 1
+}
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
+
+# Sum of the CPU columns of L1's vfio MSI-X lines for the device.
+vfio_sum() {
+    awk -v b="($bdf)" 'index($0, "vfio-msix") && index($0, b) {
+        for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
+}
+
+# Relay L2's console; at "NESTED-L2-SYNC TAG" print L1's view, then let
+# L2 go on by writing a line to its console input.
+relay() {
+    cr=$(printf '\r')
+    while IFS= read -r line; do
+        line=${line%"$cr"}
+        echo "L2| $line"
+        case "$line" in
+        *NESTED-L2-SYNC\ *)
+            tag=${line##*NESTED-L2-SYNC }
+            grep -F "($bdf)" /proc/interrupts | sed "s/^/NESTED-L1-IRQ $tag /"
+            say "vfio-irqs $tag $(vfio_sum)"
+            echo go >&3
+            ;;
+        esac
+    done
+}
+
+count_ioctls() {
+    for n in VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI KVM_RUN; do
+        echo "NESTED-COUNT $n $(grep -c "ioctl([0-9]*, $n[,)]" /tmp/strace.log)"
+    done
+    echo "NESTED-COUNT writev $(grep -c ' writev(' /tmp/strace.log)"
+}
+
+scn=$(arg scenario)
+flavor=$(arg flavor)
+nested_scenario "$scn" || fail "unknown scenario '$scn'"
+say "start scenario=$scn flavor=$flavor kernel=$(uname -r)"
+dmesg | grep -E 'kvm \[|ITS|GICv|smmu' | sed 's/^/L1-DMESG| /'
+[ -c /dev/kvm ] || fail "no /dev/kvm"
+
+for m in $NESTED_L1_MODULES; do
+    modprobe "$m" || fail "modprobe $m"
+done
+
+bdf=
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${SCN_ID%:*}:0x${SCN_ID#*:}" ] && bdf=${d##*/}
+done
+[ -n "$bdf" ] || fail "no PCI device $SCN_ID"
+dev=/sys/bus/pci/devices/$bdf
+echo vfio-pci > "$dev/driver_override"
+echo "$bdf" > /sys/bus/pci/drivers_probe
+[ -e "$dev/driver" ] || fail "$bdf did not bind to vfio-pci"
+drv=$(basename "$(readlink "$dev/driver")")
+# The group is only meaningful once the device is bound.
+group=$(basename "$(readlink "$dev/iommu_group")")
+[ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group"
+unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
+say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
+
+set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
+    -nodefaults -display none -no-reboot -serial stdio \
+    -kernel /l2/Image -initrd /l2/initrd.cpio \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn" \
+    -device "vfio-pci,host=$bdf" $SCN_L1_QEMU
+say "qemu $flavor $*"
+mkfifo /tmp/l2-input
+exec 3<>/tmp/l2-input
+# vmsix.strace=off runs L1's QEMU without strace (and without counts).
+tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log"
+[ "$(arg strace)" = off ] && tracer= && : > /tmp/strace.log
+{
+    $tracer /bin/qemu-system-aarch64 "$@" <&3 2>&1
+    echo $? > /tmp/l2.rc
+} | relay
+say "l2-exit $(cat /tmp/l2.rc)"
+count_ioctls
+finish 0

@@ -1,0 +1,128 @@
+#!/bin/busybox sh
+# /init of L2, the KVM guest of the nested harness, which owns the
+# passed-through device: load its driver, count its MSI-X interrupts
+# before and after some traffic, and power off.  At "NESTED-L2-SYNC TAG"
+# it waits for L1 (which reads its own counts) to answer on the console.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+. /etc/nested/scenarios.sh
+
+say() { echo "NESTED-L2 $*"; }
+finish() {
+    say "done $1"
+    poweroff -f
+}
+fail() {
+    say "FAIL $*"
+    finish 1
+}
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
+sync_l1() {
+    echo "NESTED-L2-SYNC $1"
+    read -r -t 60 _ack || fail "no answer from L1 at $1"
+}
+
+# The device's MSI-X lines: chip ITS-PCI-MSIX-<BDF> from Linux 6.8 on,
+# ITS-MSI before.
+msix_lines() {
+    grep -E "ITS-PCI-MSIX-$bdf |ITS-MSI " /proc/interrupts
+}
+msix_sum() {
+    msix_lines | awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+}
+
+wait_for() {    # wait_for TEST-ARGS...: up to 30 s
+    i=0
+    while ! test "$@"; do
+        i=$((i + 1))
+        [ $i -le 300 ] || return 1
+        sleep 0.1
+    done
+}
+
+dhcp() {
+    ifc=
+    wait_for -d "$dev/net" || wait_for -d "$dev"/virtio*/net || fail "no network interface on $bdf"
+    ifc=$(ls "$dev"/net "$dev"/virtio*/net 2>/dev/null | grep -v : | head -n1)
+    say "interface $ifc"
+    # udhcpc leaves the link to its script, which is /bin/true here.
+    ip link set "$ifc" up || fail "ip link set $ifc up failed"
+    if udhcpc -i "$ifc" -n -q -t 10 -T 1 -s /bin/true >/tmp/udhcpc.log 2>&1; then
+        say "dhcp ok"
+    else
+        sed 's/^/udhcpc: /' /tmp/udhcpc.log
+        fail "no DHCP lease on $ifc"
+    fi
+}
+
+disk() {
+    wait_for -b /dev/nvme0n1 || fail "no /dev/nvme0n1"
+    dd if=/dev/nvme0n1 of=/dev/null bs=4096 count=256 iflag=direct 2>/dev/null ||
+        fail "read of /dev/nvme0n1 failed"
+    say "disk-read ok"
+}
+
+# config-space byte write: cfg_write OFFSET VALUE
+cfg_write() {
+    printf "\\$(printf %o "$2")" | dd of="$dev/config" bs=1 seek="$1" conv=notrunc 2>/dev/null
+}
+
+# msix-testdev has no driver: enable it, aim vector 0 at L2's ITS, enable
+# MSI-X, and raise vector 0 through the RAISE register (spec:
+# docs/specs/msix-testdev.rst).
+raise() {
+    echo 1 > "$dev/enable"
+    bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
+    table=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)
+    [ "$(devmem "$bar0" 32)" = 0x4D535854 ] || fail "BAR0 of $bdf is not msix-testdev's"
+    cmd=$(od -An -tu1 -j4 -N1 "$dev/config" | tr -d ' ')
+    cfg_write 4 $((cmd | 6))            # memory decoding, bus master
+    devmem $((table + 0)) 32 $NESTED_L2_ITS_DOORBELL
+    devmem $((table + 4)) 32 0
+    devmem $((table + 8)) 32 0
+    devmem $((table + 12)) 32 0         # unmask vector 0
+    cfg_write $((0x73)) $((0x80))       # MSI-X enable
+    sync_l1 before
+    i=0
+    while [ $i -lt "$NESTED_RAISES" ]; do
+        devmem $((bar0 + 0x10)) 32 0
+        i=$((i + 1))
+    done
+    say "raised $(($(devmem $((bar0 + 0x20)) 32))) masked $(($(devmem $((bar0 + 0x28)) 32)))"
+    sync_l1 after
+}
+
+scn=$(arg scenario)
+nested_scenario "$scn" || fail "unknown scenario '$scn'"
+stty -echo 2>/dev/null
+say "start scenario=$scn kernel=$(uname -r)"
+dmesg | grep -iE 'smccc|hypervisor|iommu' | sed 's/^/L2-DMESG| /'
+for m in $SCN_L2_MODULES; do
+    modprobe "$m" || fail "modprobe $m"
+done
+
+bdf=
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${SCN_ID%:*}:0x${SCN_ID#*:}" ] && bdf=${d##*/}
+done
+[ -n "$bdf" ] || fail "no PCI device $SCN_ID"
+dev=/sys/bus/pci/devices/$bdf
+if [ -n "$SCN_L2_MODULES" ]; then
+    wait_for -e "$dev/driver" || fail "$bdf has no driver"
+    say "bound $bdf driver=$(basename "$(readlink "$dev/driver")")"
+fi
+[ -e "$dev/iommu_group" ] && say "iommu-group $bdf $(basename "$(readlink "$dev/iommu_group")")"
+
+if [ "$SCN_TRAFFIC" = raise ]; then
+    raise
+else
+    before=$(msix_sum)
+    sync_l1 before
+    $SCN_TRAFFIC
+    sync_l1 after
+    msix_lines | sed 's/^/NESTED-L2-IRQ /'
+    say "msix-irqs before $before after $(msix_sum)"
+fi
+finish 0

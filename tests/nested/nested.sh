@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The nested end-to-end harness: vfio-pci passthrough with MSI-X on a
+# GICv3 ITS under KVM, entirely under TCG (docs/devel/vmsix-nested.rst).
+#
+#   L0  this machine: fork-native qemu-system-aarch64, TCG, virt with
+#       EL2, SMMUv3 and the scenario's PCI device
+#   L1  Debian arm64 Linux with KVM; its QEMU (fork-cross or stock-cross,
+#       under strace) passes the device to L2 with vfio-pci
+#   L2  the same kernel, which drives the device and counts its MSI-X
+#
+# usage: tests/nested/nested.sh images [fork|stock]...
+#        tests/nested/nested.sh run SCENARIO fork|stock
+#        tests/nested/nested.sh table [SCENARIO...]
+#        tests/nested/nested.sh list
+#
+#   VMSIX_GUEST_SUITE   suite of the guests' kernel (default
+#                       bookworm-backports; empty: bookworm's)
+#   VMSIX_NESTED_TIMEOUT  seconds L0 may run (default 300)
+#   VMSIX_NESTED_APPEND   more of L1's kernel command line, e.g.
+#                       vmsix.strace=off (no strace, no counts)
+set -euo pipefail
+. "$(dirname "$0")/../../vmsix/lib.sh"
+. "$VMSIX_TOP/tests/nested/scenarios.sh"
+
+export VMSIX_GUEST_SUITE=${VMSIX_GUEST_SUITE-bookworm-backports}
+here="$VMSIX_TOP/tests/nested"
+work="$VMSIX_BUILD/nested"
+l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
+mkdir -p "$work"
+
+usage() {
+    sed -n 's/^#   *\(tests\/nested\/nested.sh .*\)/\1/p; s/^# usage: //p' "$0" >&2
+    exit 2
+}
+
+l1_qemu() { echo "$VMSIX_BUILD/qemu/$1-cross/qemu-system-aarch64"; }
+
+# make_image OUT KEY-INPUTS... -- INITRAMFS-ARGS...: build OUT with
+# vmsix/initramfs.sh unless it was built from the same inputs.
+make_image() {
+    local out=$1 inputs=() key
+    shift
+    while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+    shift
+    key=$( { printf '%s\n' "$@"; cat "${inputs[@]}"; } | sha256sum | cut -d' ' -f1)
+    [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ] && return 0
+    vmsix_info "building $(basename "$out")"
+    "$VMSIX_TOP/vmsix/initramfs.sh" "$out" "$@"
+    echo "$key" > "$out.key"
+}
+
+# images FLAVOR...: L2's image, and L1's image for each flavor.  Prints
+# the kernel's path.
+images() {
+    local kernel moddir busybox strace libc flavor qemu
+    read -r kernel moddir busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
+    { read -r strace; read -r libc; } < <("$VMSIX_TOP/vmsix/guest-assets.sh" package strace libc6)
+    [ -x "$strace/usr/bin/strace" ] || vmsix_die "no usr/bin/strace in $strace"
+    [ -f "$libc/lib/aarch64-linux-gnu/libc.so.6" ] || vmsix_die "no libc.so.6 in $libc"
+    exec 9>"$work/.lock"
+    flock 9
+    make_image "$work/l2.cpio" "$here/l2-init.sh" "$here/scenarios.sh" "$busybox" -- \
+        "$here/l2-init.sh" $NESTED_L2_MODULES -- \
+        "$here/scenarios.sh=/etc/nested/scenarios.sh"
+    for flavor in "$@"; do
+        qemu=$(l1_qemu "$flavor")
+        [ -x "$qemu" ] || vmsix_die "$qemu is not built: run ./qemu-vmsix build $flavor-cross"
+        make_image "$work/l1-$flavor.cpio" "$here/l1-init.sh" "$here/scenarios.sh" \
+            "$qemu" "$work/l2.cpio" "$kernel" "$busybox" "$strace/usr/bin/strace" -- \
+            "$here/l1-init.sh" $NESTED_L1_MODULES -- \
+            "$here/scenarios.sh=/etc/nested/scenarios.sh" \
+            "$qemu=/bin/qemu-system-aarch64" \
+            "$kernel=/l2/Image" "$work/l2.cpio=/l2/initrd.cpio" \
+            "$strace/usr/bin/strace=/bin/strace" \
+            "$libc/lib/ld-linux-aarch64.so.1=/lib/ld-linux-aarch64.so.1" \
+            "$libc/lib/aarch64-linux-gnu/libc.so.6=/lib/aarch64-linux-gnu/libc.so.6"
+    done
+    flock -u 9
+    echo "$kernel"
+}
+
+# l0 SCENARIO FLAVOR KERNEL LOG: boot L1 on L0 under a time limit.
+# Returns L0's exit status (124 when the limit hit).
+l0() {
+    local scn=$1 flavor=$2 kernel=$3 log=$4 rc=0
+    nested_scenario "$scn"
+    # shellcheck disable=SC2086
+    timeout "${VMSIX_NESTED_TIMEOUT:-300}" "$l0_qemu" \
+        -M "virt,virtualization=on,gic-version=$SCN_GIC,iommu=smmuv3" \
+        -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
+        -nodefaults -display none -serial stdio -no-reboot \
+        -kernel "$kernel" -initrd "$work/l1-$flavor.cpio" \
+        -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn vmsix.flavor=$flavor $SCN_L1_APPEND ${VMSIX_NESTED_APPEND:-}" \
+        $SCN_L0_DEV </dev/null >"$log.raw" 2>&1 || rc=$?
+    tr -d '\r' < "$log.raw" > "$log"
+    rm -f "$log.raw"
+    return $rc
+}
+
+# --- checks of one log -------------------------------------------------
+
+failures=0
+log=
+check() {       # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    if "$@"; then
+        echo "  ok    $what"
+    else
+        echo "  FAIL  $what"
+        failures=$((failures + 1))
+    fi
+}
+has() { grep -qE "$1" "$log"; }
+value() { sed -n "s/^$1//p" "$log" | tail -n1; }
+
+# L2's MSI-X total went up under traffic.
+l2_counted() {
+    local b a
+    read -r b a < <(sed -nE 's/^L2\| NESTED-L2 msix-irqs before ([0-9]+) after ([0-9]+)$/\1 \2/p' "$log" | tail -n1) || true
+    [ -n "${a:-}" ] && [ "$a" -gt "$b" ]
+}
+l1_delta() {    # L1's vfio MSI-X count after minus before
+    local b a
+    b=$(sed -nE 's/^NESTED-L1 vfio-irqs before ([0-9]+)$/\1/p' "$log" | tail -n1)
+    a=$(sed -nE 's/^NESTED-L1 vfio-irqs after ([0-9]+)$/\1/p' "$log" | tail -n1)
+    [ -n "$b" ] && [ -n "$a" ] || { echo none; return; }
+    echo $((a - b))
+}
+l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
+l1_delta_positive() { local d; d=$(l1_delta); [ "$d" != none ] && [ "$d" -gt 0 ]; }
+
+run() {
+    local scn=$1 flavor=$2 kernel rc=0
+    nested_scenario "$scn" || vmsix_die "unknown scenario '$scn' (tests/nested/nested.sh list)"
+    case "$flavor" in fork|stock) ;; *) vmsix_die "flavor must be fork or stock, not '$flavor'" ;; esac
+    [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built: run ./qemu-vmsix build fork-native"
+    kernel=$(images "$flavor")
+    log="$work/$scn-$flavor.log"
+    vmsix_info "$scn on $flavor: L0 TCG -> L1 KVM -> L2 with vfio-pci ($log)"
+    l0 "$scn" "$flavor" "$kernel" "$log" || rc=$?
+
+    echo "$scn/$flavor:"
+    check "L1: KVM initialised at EL2" has '^L1-DMESG\| .*kvm \[[0-9]+\]: .*mode initialized successfully'
+    check "L1: GICv3 ITS present" has '^L1-DMESG\| .*ITS@0x[0-9a-f]+'
+    if [ "$SCN_GIC" = 4 ]; then
+        check "L1: KVM uses GICv4 (direct vLPI injection)" has '^L1-DMESG\| .*kvm \[[0-9]+\]: GICv4(\.1)? support enabled'
+    fi
+    check "L1: device bound to vfio-pci in an IOMMU group, no unsafe interrupts" \
+        has '^NESTED-L1 bound [0-9a-f:.]+ driver=vfio-pci group=[0-9]+ unsafe_interrupts=N$'
+    check "L2: a KVM guest" has '^L2\| L2-DMESG\| .*smccc: KVM: hypervisor services detected'
+    case "$SCN_TRAFFIC" in
+    dhcp) check "L2: DHCP lease through the device" has '^L2\| NESTED-L2 dhcp ok$' ;;
+    disk) check "L2: read the NVMe disk" has '^L2\| NESTED-L2 disk-read ok$' ;;
+    raise) check "L2: device raised vector 0 $NESTED_RAISES times, none masked" \
+        has "^L2\| NESTED-L2 raised $NESTED_RAISES masked 0$" ;;
+    esac
+    if [ "$SCN_TRAFFIC" = raise ]; then
+        check "L1: vfio-pci received exactly $NESTED_RAISES MSI-X interrupts (got $(l1_delta))" \
+            l1_delta_is "$NESTED_RAISES"
+    else
+        check "L2: the device's MSI-X interrupts counted up under traffic" l2_counted
+        if [ "$SCN_GIC" = 4 ]; then
+            check "L1: vfio-pci saw none of them (injected directly; got $(l1_delta))" l1_delta_is 0
+        else
+            check "L1: vfio-pci relayed them (got $(l1_delta))" l1_delta_positive
+        fi
+    fi
+    if [ "$scn" = viommu ]; then
+        check "L2: device in an IOMMU group of the virtio-iommu" has '^L2\| NESTED-L2 iommu-group '
+    fi
+    check "L2: finished and powered off" has '^L2\| NESTED-L2 done 0$'
+    check "L1: its QEMU exited with status 0" has '^NESTED-L1 l2-exit 0$'
+    check "L1: ioctl counts reported" has '^NESTED-COUNT VFIO_DEVICE_SET_IRQS [0-9]+$'
+    check "L1: finished" has '^NESTED-L1 done 0$'
+    check "L0: exited with status 0 (got $rc)" test "$rc" = 0
+
+    sed -n 's/^NESTED-COUNT //p' "$log" > "$work/$scn-$flavor.counts"
+    if [ $failures -gt 0 ]; then
+        echo "--- last 40 lines of $log"
+        tail -n 40 "$log"
+        echo "---"
+        vmsix_die "$scn on $flavor: $failures check(s) failed"
+    fi
+    echo "  ioctls: $(tr '\n' ' ' < "$work/$scn-$flavor.counts")"
+}
+
+# table [SCENARIO...]: the ioctl counts of the last runs, fork vs stock.
+table() {
+    local scn name f s
+    [ $# -gt 0 ] || set -- $NESTED_SCENARIOS
+    printf '%-14s %-22s %8s %8s\n' scenario ioctl fork stock
+    for scn in "$@"; do
+        for name in VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI KVM_RUN writev; do
+            f=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-fork.counts" 2>/dev/null || true)
+            s=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-stock.counts" 2>/dev/null || true)
+            printf '%-14s %-22s %8s %8s\n' "$scn" "$name" "${f:--}" "${s:--}"
+        done
+    done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+images) [ $# -gt 0 ] || set -- fork stock; images "$@" >/dev/null ;;
+run) [ $# = 2 ] || usage; run "$@" ;;
+table) table "$@" ;;
+list) echo $NESTED_SCENARIOS ;;
+*) usage ;;
+esac

@@ -1,0 +1,73 @@
+# The scenarios of the nested harness, in one place.  Sourced by the host
+# driver (bash) and by the /init of L1 and L2 (busybox sh), so keep it
+# POSIX.
+# shellcheck shell=sh
+
+# Run by "nested" (the fast tier); the others are in "nested-full".
+NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu"
+
+# Kernel modules that L1 and L2 need, whatever the scenario.
+NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
+NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu"
+
+# nested_scenario NAME: set the SCN_* variables of scenario NAME, or fail.
+#   SCN_ID          vendor:device of the device that L0 gives L1 and L1
+#                   passes through to L2 with vfio-pci
+#   SCN_L0_DEV      L0's QEMU options that create it
+#   SCN_GIC         L0's GIC version (3, or 4 for direct vLPI injection)
+#   SCN_L1_APPEND   more of L1's kernel command line
+#   SCN_L1_QEMU     more of L1's QEMU command line (the QEMU that runs L2)
+#   SCN_L2_MODULES  modules L2 loads, in order
+#   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk
+#                   or raise
+nested_scenario() {
+    SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
+    SCN_L2_MODULES='' SCN_TRAFFIC=''
+    case "$1" in
+    e1000e|gicv4|viommu)
+        SCN_ID=8086:10d3
+        SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
+        SCN_L2_MODULES=e1000e
+        SCN_TRAFFIC=dhcp
+        ;;
+    nvme)
+        SCN_ID=1b36:0010
+        SCN_L0_DEV="-drive file=null-co://,if=none,id=disk0,format=raw,file.read-zeroes=on -device nvme,drive=disk0,serial=nested0"
+        SCN_L2_MODULES=nvme
+        SCN_TRAFFIC=disk
+        ;;
+    virtio-net)
+        # Without iommu_platform the device would bypass L0's SMMU and
+        # its DMA would go nowhere once L1 assigns it.
+        SCN_ID=1af4:1041
+        SCN_L0_DEV="-netdev user,id=net0 -device virtio-net-pci,netdev=net0,iommu_platform=on,disable-legacy=on,romfile="
+        SCN_L2_MODULES=virtio_net
+        SCN_TRAFFIC=dhcp
+        ;;
+    msix-testdev)
+        SCN_ID=1b36:00f0
+        SCN_L0_DEV="-device msix-testdev,vectors=4"
+        SCN_TRAFFIC=raise
+        ;;
+    *)
+        return 1
+        ;;
+    esac
+    case "$1" in
+    gicv4)
+        SCN_GIC=4
+        SCN_L1_APPEND=kvm-arm.vgic_v4_enable=1
+        ;;
+    viommu)
+        SCN_L1_QEMU="-device virtio-iommu-pci"
+        SCN_L2_MODULES="virtio_iommu e1000e"
+        ;;
+    esac
+}
+
+# The MSI-X table entry that L2 programs for msix-testdev, which has no
+# driver there: the doorbell of L2's ITS (virt's GITS_TRANSLATER), so that
+# the message is a valid ITS write that L1's KVM drops for lack of a
+# mapping.  The scenario counts arrivals in L1, at vfio-pci.
+NESTED_L2_ITS_DOORBELL=0x08090040
+NESTED_RAISES=5
