@@ -73,9 +73,11 @@ done
 [ -n "$bdf" ] || fail "no PCI device $SCN_ID"
 dev=/sys/bus/pci/devices/$bdf
 echo vfio-pci > "$dev/driver_override"
+# A built-in driver (virtio-pci) may have taken the device at boot.
+[ -e "$dev/driver" ] && echo "$bdf" > "$dev/driver/unbind"
 echo "$bdf" > /sys/bus/pci/drivers_probe
-[ -e "$dev/driver" ] || fail "$bdf did not bind to vfio-pci"
 drv=$(basename "$(readlink "$dev/driver")")
+[ "$drv" = vfio-pci ] || fail "$bdf did not bind to vfio-pci (driver: ${drv:-none})"
 # The group is only meaningful once the device is bound.
 group=$(basename "$(readlink "$dev/iommu_group")")
 [ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group"

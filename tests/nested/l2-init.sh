@@ -29,8 +29,8 @@ sync_l1() {
 msix_lines() {
     grep -E "ITS-PCI-MSIX-$bdf |ITS-MSI " /proc/interrupts
 }
-msix_sum() {
-    msix_lines | awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+sum_lines() {   # sum of the CPU columns of /proc/interrupts lines on stdin
+    awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
 }
 
 wait_for() {    # wait_for TEST-ARGS...: up to 30 s
@@ -118,11 +118,12 @@ fi
 if [ "$SCN_TRAFFIC" = raise ]; then
     raise
 else
-    before=$(msix_sum)
+    before=$(msix_lines | sum_lines)
     sync_l1 before
     $SCN_TRAFFIC
     sync_l1 after
-    msix_lines | sed 's/^/NESTED-L2-IRQ /'
-    say "msix-irqs before $before after $(msix_sum)"
+    after=$(msix_lines)
+    echo "$after" | sed 's/^/NESTED-L2-IRQ /'
+    say "msix-irqs before $before after $(echo "$after" | sum_lines)"
 fi
 finish 0

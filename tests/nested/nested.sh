@@ -29,7 +29,7 @@ l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
 mkdir -p "$work"
 
 usage() {
-    sed -n 's/^#   *\(tests\/nested\/nested.sh .*\)/\1/p; s/^# usage: //p' "$0" >&2
+    echo "usage: tests/nested/nested.sh images [fork|stock]... | run SCENARIO fork|stock | table [SCENARIO...] | list" >&2
     exit 2
 }
 
@@ -112,7 +112,6 @@ check() {       # check DESCRIPTION COMMAND...
     fi
 }
 has() { grep -qE "$1" "$log"; }
-value() { sed -n "s/^$1//p" "$log" | tail -n1; }
 
 # L2's MSI-X total went up under traffic.
 l2_counted() {
