@@ -100,5 +100,7 @@ tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log
     echo $? > /tmp/l2.rc
 } | relay
 say "l2-exit $(cat /tmp/l2.rc)"
+# What L1's kernel said about the device while L2 ran (for failures).
+dmesg | grep -iE 'smmu|vfio|iommu|its' | tail -n 15 | sed 's/^/L1-DMESG-END| /'
 count_ioctls
 finish 0

@@ -33,34 +33,40 @@ sum_lines() {   # sum of the CPU columns of /proc/interrupts lines on stdin
     awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
 }
 
-wait_for() {    # wait_for TEST-ARGS...: up to 30 s
+wait_for() {    # wait_for COMMAND...: until it succeeds, up to 30 s
     i=0
-    while ! test "$@"; do
+    while ! "$@"; do
         i=$((i + 1))
         [ $i -le 300 ] || return 1
         sleep 0.1
     done
 }
 
+# The device's network interface (virtio-net's is under virtioN/).
+net_if() {
+    ls "$dev"/net "$dev"/virtio*/net 2>/dev/null | grep -v -e : -e '^$' | head -n1 | grep .
+}
+
+# The traffic of the scenarios; they return non-zero on failure.
 dhcp() {
-    ifc=
-    wait_for -d "$dev/net" || wait_for -d "$dev"/virtio*/net || fail "no network interface on $bdf"
-    ifc=$(ls "$dev"/net "$dev"/virtio*/net 2>/dev/null | grep -v : | head -n1)
+    wait_for net_if || { say "FAIL no network interface on $bdf"; return 1; }
+    ifc=$(net_if)
     say "interface $ifc"
     # udhcpc leaves the link to its script, which is /bin/true here.
-    ip link set "$ifc" up || fail "ip link set $ifc up failed"
+    ip link set "$ifc" up || { say "FAIL ip link set $ifc up"; return 1; }
     if udhcpc -i "$ifc" -n -q -t 10 -T 1 -s /bin/true >/tmp/udhcpc.log 2>&1; then
         say "dhcp ok"
     else
         sed 's/^/udhcpc: /' /tmp/udhcpc.log
-        fail "no DHCP lease on $ifc"
+        say "FAIL no DHCP lease on $ifc"
+        return 1
     fi
 }
 
 disk() {
-    wait_for -b /dev/nvme0n1 || fail "no /dev/nvme0n1"
+    wait_for test -b /dev/nvme0n1 || { say "FAIL no /dev/nvme0n1"; return 1; }
     dd if=/dev/nvme0n1 of=/dev/null bs=4096 count=256 iflag=direct 2>/dev/null ||
-        fail "read of /dev/nvme0n1 failed"
+        { say "FAIL read of /dev/nvme0n1"; return 1; }
     say "disk-read ok"
 }
 
@@ -110,7 +116,7 @@ done
 [ -n "$bdf" ] || fail "no PCI device $SCN_ID"
 dev=/sys/bus/pci/devices/$bdf
 if [ -n "$SCN_L2_MODULES" ]; then
-    wait_for -e "$dev/driver" || fail "$bdf has no driver"
+    wait_for test -e "$dev/driver" || fail "$bdf has no driver"
     say "bound $bdf driver=$(basename "$(readlink "$dev/driver")")"
 fi
 [ -e "$dev/iommu_group" ] && say "iommu-group $bdf $(basename "$(readlink "$dev/iommu_group")")"
@@ -120,10 +126,13 @@ if [ "$SCN_TRAFFIC" = raise ]; then
 else
     before=$(msix_lines | sum_lines)
     sync_l1 before
-    $SCN_TRAFFIC
+    # On failure, still show both sides' counts before giving up.
+    traffic_ok=1
+    ( $SCN_TRAFFIC ) || traffic_ok=0
     sync_l1 after
     after=$(msix_lines)
     echo "$after" | sed 's/^/NESTED-L2-IRQ /'
     say "msix-irqs before $before after $(echo "$after" | sum_lines)"
+    [ $traffic_ok = 1 ] || fail "$SCN_TRAFFIC failed"
 fi
 finish 0

@@ -184,12 +184,14 @@ run() {
     echo "  ioctls: $(tr '\n' ' ' < "$work/$scn-$flavor.counts")"
 }
 
-# table [SCENARIO...]: the ioctl counts of the last runs, fork vs stock.
+# table [SCENARIO...]: the ioctl counts of the last runs, fork vs stock
+# ("-": not run, or no counts).
 table() {
     local scn name f s
     [ $# -gt 0 ] || set -- $NESTED_SCENARIOS
     printf '%-14s %-22s %8s %8s\n' scenario ioctl fork stock
     for scn in "$@"; do
+        [ -f "$work/$scn-fork.counts" ] || [ -f "$work/$scn-stock.counts" ] || continue
         for name in VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI KVM_RUN writev; do
             f=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-fork.counts" 2>/dev/null || true)
             s=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-stock.counts" 2>/dev/null || true)
