@@ -3,7 +3,8 @@
 # POSIX.
 # shellcheck shell=sh
 
-# Run by "nested" (the fast tier); the others are in "nested-full".
+# All scenarios; meson.build puts the fast ones in the "nested" suite and
+# the others in "nested-full".
 NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
