@@ -66,11 +66,7 @@ for m in $NESTED_L1_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
 
-bdf=
-for d in /sys/bus/pci/devices/*; do
-    [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${SCN_ID%:*}:0x${SCN_ID#*:}" ] && bdf=${d##*/}
-done
-[ -n "$bdf" ] || fail "no PCI device $SCN_ID"
+bdf=$(nested_find_device "$SCN_ID") || fail "no PCI device $SCN_ID"
 dev=/sys/bus/pci/devices/$bdf
 echo vfio-pci > "$dev/driver_override"
 # A built-in driver (virtio-pci) may have taken the device at boot.

@@ -109,11 +109,7 @@ for m in $SCN_L2_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
 
-bdf=
-for d in /sys/bus/pci/devices/*; do
-    [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${SCN_ID%:*}:0x${SCN_ID#*:}" ] && bdf=${d##*/}
-done
-[ -n "$bdf" ] || fail "no PCI device $SCN_ID"
+bdf=$(nested_find_device "$SCN_ID") || fail "no PCI device $SCN_ID"
 dev=/sys/bus/pci/devices/$bdf
 if [ -n "$SCN_L2_MODULES" ]; then
     wait_for test -e "$dev/driver" || fail "$bdf has no driver"

@@ -11,6 +11,18 @@ NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu"
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
 NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu"
 
+# nested_find_device VENDOR:DEVICE: print the address of the first PCI
+# device with those IDs.
+nested_find_device() {
+    for d in /sys/bus/pci/devices/*; do
+        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x${1%:*}:0x${1#*:}" ]; then
+            echo "${d##*/}"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # nested_scenario NAME: set the SCN_* variables of scenario NAME, or fail.
 #   SCN_ID          vendor:device of the device that L0 gives L1 and L1
 #                   passes through to L2 with vfio-pci
