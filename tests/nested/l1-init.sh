@@ -50,7 +50,7 @@ relay() {
 
 count_ioctls() {
     for n in VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI KVM_RUN; do
-        echo "NESTED-COUNT $n $(grep -c "ioctl([0-9]*, $n[,)]" /tmp/strace.log)"
+        echo "NESTED-COUNT $n $(grep -c "ioctl([0-9]*, ${n}[,)]" /tmp/strace.log)"
     done
     echo "NESTED-COUNT writev $(grep -c ' writev(' /tmp/strace.log)"
 }
@@ -80,6 +80,8 @@ group=$(basename "$(readlink "$dev/iommu_group")")
 unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
 say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
 
+# SCN_L1_QEMU is a list of options.
+# shellcheck disable=SC2086
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/Image -initrd /l2/initrd.cpio \

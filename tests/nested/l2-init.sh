@@ -21,6 +21,7 @@ fail() {
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
 sync_l1() {
     echo "NESTED-L2-SYNC $1"
+    # shellcheck disable=SC3045 # busybox's read has -t
     read -r -t 60 _ack || fail "no answer from L1 at $1"
 }
 
@@ -44,7 +45,10 @@ wait_for() {    # wait_for COMMAND...: until it succeeds, up to 30 s
 
 # The device's network interface (virtio-net's is under virtioN/).
 net_if() {
-    ls "$dev"/net "$dev"/virtio*/net 2>/dev/null | grep -v -e : -e '^$' | head -n1 | grep .
+    for n in "$dev"/net/* "$dev"/virtio*/net/*; do
+        [ -e "$n" ] && { basename "$n"; return 0; }
+    done
+    return 1
 }
 
 # The traffic of the scenarios; they return non-zero on failure.
@@ -72,6 +76,7 @@ disk() {
 
 # config-space byte write: cfg_write OFFSET VALUE
 cfg_write() {
+    # shellcheck disable=SC2059 # the format is the byte, as an octal escape
     printf "\\$(printf %o "$2")" | dd of="$dev/config" bs=1 seek="$1" conv=notrunc 2>/dev/null
 }
 
@@ -85,7 +90,7 @@ raise() {
     [ "$(devmem "$bar0" 32)" = 0x4D535854 ] || fail "BAR0 of $bdf is not msix-testdev's"
     cmd=$(od -An -tu1 -j4 -N1 "$dev/config" | tr -d ' ')
     cfg_write 4 $((cmd | 6))            # memory decoding, bus master
-    devmem $((table + 0)) 32 $NESTED_L2_ITS_DOORBELL
+    devmem $((table + 0)) 32 "$NESTED_L2_ITS_DOORBELL"
     devmem $((table + 4)) 32 0
     devmem $((table + 8)) 32 0
     devmem $((table + 12)) 32 0         # unmask vector 0

@@ -51,9 +51,11 @@ make_image() {
 
 # images FLAVOR...: L2's image, and L1's image for each flavor.  Prints
 # the kernel's path.
+# The module lists are split on purpose.
+# shellcheck disable=SC2086
 images() {
-    local kernel moddir busybox strace libc flavor qemu
-    read -r kernel moddir busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
+    local kernel _moddir busybox strace libc flavor qemu
+    read -r kernel _moddir busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
     { read -r strace; read -r libc; } < <("$VMSIX_TOP/vmsix/guest-assets.sh" package strace libc6)
     [ -x "$strace/usr/bin/strace" ] || vmsix_die "no usr/bin/strace in $strace"
     [ -f "$libc/lib/aarch64-linux-gnu/libc.so.6" ] || vmsix_die "no libc.so.6 in $libc"
@@ -123,7 +125,10 @@ l1_delta() {    # L1's vfio MSI-X count after minus before
     local b a
     b=$(sed -nE 's/^NESTED-L1 vfio-irqs before ([0-9]+)$/\1/p' "$log" | tail -n1)
     a=$(sed -nE 's/^NESTED-L1 vfio-irqs after ([0-9]+)$/\1/p' "$log" | tail -n1)
-    [ -n "$b" ] && [ -n "$a" ] || { echo none; return; }
+    if [ -z "$b" ] || [ -z "$a" ]; then
+        echo none
+        return
+    fi
     echo $((a - b))
 }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
@@ -188,6 +193,7 @@ run() {
 # ("-": not run, or no counts).
 table() {
     local scn name f s
+    # shellcheck disable=SC2086
     [ $# -gt 0 ] || set -- $NESTED_SCENARIOS
     printf '%-14s %-22s %8s %8s\n' scenario ioctl fork stock
     for scn in "$@"; do
@@ -206,6 +212,6 @@ case "$cmd" in
 images) [ $# -gt 0 ] || set -- fork stock; images "$@" >/dev/null ;;
 run) [ $# = 2 ] || usage; run "$@" ;;
 table) table "$@" ;;
-list) echo $NESTED_SCENARIOS ;;
+list) echo "$NESTED_SCENARIOS" ;;
 *) usage ;;
 esac
