@@ -84,7 +84,6 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
 demo)
-    "$VMSIX_TOP/vmsix/deps.sh" all
     setup
     build fork-native
     "$VMSIX_TOP/vmsix/demo.sh"

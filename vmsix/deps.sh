@@ -93,7 +93,7 @@ meson_ok() {
 }
 
 native() {
-    apt_install build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv \
+    apt_install build-essential dpkg-dev git ccache pkg-config python3 python3-venv \
             ninja-build flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev \
             libslirp-dev perl ipxe-qemu qemu-efi-aarch64 xz-utils
     meson_ok || install_backports meson

@@ -6,11 +6,8 @@
 # prefix, answers L2's sync points with its own vfio-pci interrupt counts,
 # and prints the ioctl counts once L2 has exited.  Every line meant for the
 # host's checks starts with NESTED-.
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
 . /etc/nested/scenarios.sh
+nested_guest_init
 
 say() { echo "NESTED-L1 $*"; }
 finish() {

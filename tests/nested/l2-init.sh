@@ -3,11 +3,8 @@
 # passed-through device: load its driver, count its MSI-X interrupts
 # before and after some traffic, and power off.  At "NESTED-L2-SYNC TAG"
 # it waits for L1 (which reads its own counts) to answer on the console.
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
 . /etc/nested/scenarios.sh
+nested_guest_init
 
 say() { echo "NESTED-L2 $*"; }
 finish() {

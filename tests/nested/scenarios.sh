@@ -11,6 +11,14 @@ NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu"
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
 NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu"
 
+# nested_guest_init: what the /init of both guests starts with.
+nested_guest_init() {
+    /bin/busybox --install -s /bin
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+}
+
 # nested_find_device VENDOR:DEVICE: print the address of the first PCI
 # device with those IDs.
 nested_find_device() {
