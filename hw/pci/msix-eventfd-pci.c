@@ -1,0 +1,120 @@
+/*
+ * Eventfd-backed MSI-X vectors: the PCI and KVM side
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/msix-eventfd.h"
+#include "system/kvm.h"
+
+static int pci_route_set(void *opaque, unsigned vector, int virq,
+                         MSIMessage msg, bool *changed, Error **errp)
+{
+    PCIDevice *dev = opaque;
+    KVMRouteChange c;
+    int ret;
+
+    if (virq < 0 || kvm_gsi_direct_mapping()) {
+        /*
+         * Without an ITS, GICv2m's SPI is a function of the message data:
+         * "adding" the route again yields the SPI the data now names.
+         */
+        c = kvm_irqchip_begin_route_changes(kvm_state);
+        ret = kvm_irqchip_add_msi_route(&c, vector, dev);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "no KVM MSI route");
+            return ret;
+        }
+        *changed = c.changes > 0;
+        return ret;
+    }
+    ret = kvm_irqchip_update_msi_route(kvm_state, virq, msg, dev);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "cannot update KVM MSI route %d", virq);
+        return ret;
+    }
+    *changed = ret > 0;
+    return virq;
+}
+
+static void pci_route_release(void *opaque, int virq)
+{
+    if (!kvm_gsi_direct_mapping()) {
+        kvm_irqchip_release_virq(kvm_state, virq);
+    }
+}
+
+static int pci_routes_commit(void *opaque, Error **errp)
+{
+    return kvm_irqchip_try_commit_routes(kvm_state, errp);
+}
+
+static int pci_irqfd_attach(void *opaque, EventNotifier *n, int virq,
+                            Error **errp)
+{
+    int ret = kvm_irqchip_add_irqfd_notifier_gsi(kvm_state, n, NULL, virq);
+
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "cannot attach a KVM irqfd to GSI %d",
+                         virq);
+    }
+    return ret;
+}
+
+static void pci_irqfd_detach(void *opaque, EventNotifier *n, int virq)
+{
+    kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, n, virq);
+}
+
+static void pci_deliver(void *opaque, unsigned vector)
+{
+    msix_notify(opaque, vector);
+}
+
+static void pci_set_pending(void *opaque, unsigned vector)
+{
+    msix_set_pending(opaque, vector);
+}
+
+static bool pci_take_pending(void *opaque, unsigned vector)
+{
+    PCIDevice *dev = opaque;
+    uint8_t bit = 1 << (vector % 8);
+    bool pending = dev->msix_pba[vector / 8] & bit;
+
+    if (pending) {
+        msix_clr_pending(dev, vector);
+    }
+    return pending;
+}
+
+static const MSIXEventfdOps pci_kvm_ops = {
+    .route_set = pci_route_set,
+    .route_release = pci_route_release,
+    .routes_commit = pci_routes_commit,
+    .irqfd_attach = pci_irqfd_attach,
+    .irqfd_detach = pci_irqfd_detach,
+    .deliver = pci_deliver,
+    .set_pending = pci_set_pending,
+    .take_pending = pci_take_pending,
+};
+
+static const MSIXEventfdOps pci_userspace_ops = {
+    .deliver = pci_deliver,
+    .set_pending = pci_set_pending,
+    .take_pending = pci_take_pending,
+};
+
+const MSIXEventfdOps *msix_eventfds_pci_ops(bool allow_kvm)
+{
+    if (allow_kvm && kvm_msi_via_irqfd_enabled()) {
+        return &pci_kvm_ops;
+    }
+    return &pci_userspace_ops;
+}

@@ -1,0 +1,694 @@
+/*
+ * Eventfd-backed MSI-X vectors
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Locking: everything runs under the BQL except the poller thread.  The
+ * poller and the BQL side share only the "watched" flags, the epoll set
+ * and the latched counts, under MSIXEventfds.lock, and the latched
+ * bitmap, which is atomic.  The poller never takes the BQL.  Because it
+ * reads an eventfd only under the lock and only while the vector is
+ * watched, a vector is the poller's no more once unwatch() returns: that
+ * is the handshake that lets unmask drain the eventfd and attach an irqfd
+ * without the poller ever reading an eventfd that KVM owns.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/epoll.h>
+#include "qapi/error.h"
+#include "qemu/atomic.h"
+#include "qemu/bitops.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/thread.h"
+#include "hw/pci/msix-eventfd.h"
+#include "trace.h"
+
+/* epoll data of the stop notifier; vectors use their number */
+#define MSIX_EVENTFDS_STOP UINT32_MAX
+
+typedef struct MSIXEventfdVector {
+    MSIXEventfds *s;
+    EventNotifier notifier;
+    MSIXEventfdState state;
+    int virq;                   /* KVM route, or -1 */
+    MSIMessage msg;
+    bool watched;               /* by the poller; under s->lock */
+    bool irqfd_attached;
+    bool replay;                /* inject one MSI when it goes live */
+    bool failure_reported;
+    uint64_t signals;           /* not yet delivered; under s->lock */
+    MSIXEventfdStats stats;     /* .latched under s->lock */
+} MSIXEventfdVector;
+
+struct MSIXEventfds {
+    char *name;
+    unsigned nr;
+    MSIXEventfdVector *vec;
+    const MSIXEventfdOps *ops;
+    void *opaque;
+    unsigned long *latched;     /* set by the poller, atomically */
+    unsigned long *deferred;    /* to go live at the end of the batch */
+    QemuMutex lock;
+    int epfd;
+    EventNotifier stop;
+    QemuThread thread;
+    bool thread_running;
+    unsigned batch;
+    bool routes_changed;
+    uint64_t route_commits;
+};
+
+static const char *const state_names[] = {
+    [MSIX_EVENTFD_UNUSED] = "unused",
+    [MSIX_EVENTFD_MASKED] = "masked",
+    [MSIX_EVENTFD_BYPASS] = "bypass",
+    [MSIX_EVENTFD_USERSPACE] = "userspace",
+};
+
+const char *msix_eventfds_state_name(MSIXEventfdState state)
+{
+    return state < ARRAY_SIZE(state_names) ? state_names[state] : "?";
+}
+
+static unsigned vector_nr(MSIXEventfdVector *v)
+{
+    return v - v->s->vec;
+}
+
+static void set_state(MSIXEventfdVector *v, MSIXEventfdState state)
+{
+    if (v->state != state) {
+        trace_msix_eventfds_state(v->s->name, vector_nr(v),
+                                  msix_eventfds_state_name(v->state),
+                                  msix_eventfds_state_name(state));
+        v->state = state;
+    }
+}
+
+/* Read and reset the eventfd's count; 0 if nothing was signalled. */
+static uint64_t drain(MSIXEventfdVector *v)
+{
+    uint64_t count = 0;
+    ssize_t len;
+
+    do {
+        len = read(event_notifier_get_fd(&v->notifier), &count,
+                   sizeof(count));
+    } while (len < 0 && errno == EINTR);
+
+    return len == sizeof(count) ? count : 0;
+}
+
+static bool take_latched(MSIXEventfds *s, unsigned vector)
+{
+    unsigned long mask = BIT_MASK(vector);
+
+    return qatomic_fetch_and(&s->latched[BIT_WORD(vector)], ~mask) & mask;
+}
+
+/* Poller thread, s->lock held */
+static void latch(MSIXEventfds *s, unsigned vector)
+{
+    MSIXEventfdVector *v;
+    uint64_t count;
+
+    if (vector >= s->nr) {
+        return;
+    }
+    v = &s->vec[vector];
+    /* It may have been unwatched since epoll_wait() returned */
+    if (!v->watched) {
+        return;
+    }
+    count = drain(v);
+    if (count) {
+        set_bit_atomic(vector, s->latched);
+        v->signals += count;
+        v->stats.latched += count;
+        trace_msix_eventfds_latch(s->name, vector, count);
+        if (s->ops->latched) {
+            s->ops->latched(s->opaque, vector);
+        }
+    }
+}
+
+/* BQL side, @v unwatched: count what arrived since the poller let go */
+static void latch_drained(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+    uint64_t count = drain(v);
+
+    if (count) {
+        qemu_mutex_lock(&s->lock);
+        set_bit_atomic(vector_nr(v), s->latched);
+        v->signals += count;
+        v->stats.latched += count;
+        qemu_mutex_unlock(&s->lock);
+    }
+}
+
+static void *poller_thread(void *opaque)
+{
+    MSIXEventfds *s = opaque;
+    struct epoll_event ev[32];
+    bool stop = false;
+
+    while (!stop) {
+        int i, n = epoll_wait(s->epfd, ev, ARRAY_SIZE(ev), -1);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            error_report("%s: MSI-X poller stopped: %s", s->name,
+                         strerror(errno));
+            break;
+        }
+        qemu_mutex_lock(&s->lock);
+        for (i = 0; i < n; i++) {
+            if (ev[i].data.u32 == MSIX_EVENTFDS_STOP) {
+                stop = true;
+            } else {
+                latch(s, ev[i].data.u32);
+            }
+        }
+        qemu_mutex_unlock(&s->lock);
+    }
+    return NULL;
+}
+
+static int epoll_add(MSIXEventfds *s, EventNotifier *n, uint32_t data)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = data };
+
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, event_notifier_get_fd(n), &ev);
+}
+
+static void report_failure(MSIXEventfdVector *v, Error *err)
+{
+    if (!err) {
+        error_setg(&err, "interrupt controller error");
+    }
+    v->stats.failures++;
+    if (!v->failure_reported) {
+        v->failure_reported = true;
+        error_report("%s: MSI-X vector %u: %s; its interrupts go through "
+                     "QEMU", v->s->name, vector_nr(v), error_get_pretty(err));
+    }
+    error_free(err);
+}
+
+/* Fallback when epoll refuses the eventfd: latch from the main loop. */
+static void latch_on_main_loop(void *opaque)
+{
+    MSIXEventfdVector *v = opaque;
+    MSIXEventfds *s = v->s;
+
+    qemu_mutex_lock(&s->lock);
+    latch(s, vector_nr(v));
+    qemu_mutex_unlock(&s->lock);
+}
+
+static void watch(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+    int ret;
+
+    qemu_mutex_lock(&s->lock);
+    v->watched = true;
+    ret = epoll_add(s, &v->notifier, vector_nr(v));
+    qemu_mutex_unlock(&s->lock);
+
+    if (ret < 0) {
+        Error *err = NULL;
+
+        error_setg_errno(&err, errno, "cannot poll it while masked");
+        report_failure(v, err);
+        qemu_set_fd_handler(event_notifier_get_fd(&v->notifier),
+                            latch_on_main_loop, NULL, v);
+    }
+}
+
+/* Once this returns, the poller no longer reads @v's eventfd. */
+static void unwatch(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+    int fd = event_notifier_get_fd(&v->notifier);
+
+    qemu_mutex_lock(&s->lock);
+    if (v->watched) {
+        v->watched = false;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL) < 0) {
+            qemu_set_fd_handler(fd, NULL, NULL, NULL);
+        }
+    }
+    qemu_mutex_unlock(&s->lock);
+}
+
+static void userspace_interrupt(void *opaque)
+{
+    MSIXEventfdVector *v = opaque;
+    MSIXEventfds *s = v->s;
+
+    uint64_t count = drain(v);
+
+    if (count) {
+        v->stats.userspace++;
+        v->stats.coalesced += count - 1;
+        trace_msix_eventfds_deliver(s->name, vector_nr(v));
+        s->ops->deliver(s->opaque, vector_nr(v));
+    }
+}
+
+static void set_userspace_handler(MSIXEventfdVector *v, bool on)
+{
+    qemu_set_fd_handler(event_notifier_get_fd(&v->notifier),
+                        on ? userspace_interrupt : NULL, NULL, v);
+}
+
+static void release_route(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+
+    if (v->virq >= 0) {
+        s->ops->route_release(s->opaque, v->virq);
+        v->virq = -1;
+    }
+}
+
+static void detach_irqfd(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+
+    if (v->irqfd_attached) {
+        s->ops->irqfd_detach(s->opaque, &v->notifier, v->virq);
+        v->irqfd_attached = false;
+        v->stats.irqfd_detach++;
+        trace_msix_eventfds_irqfd(s->name, vector_nr(v), v->virq, false);
+    }
+}
+
+static bool attach_irqfd(MSIXEventfdVector *v, Error **errp)
+{
+    MSIXEventfds *s = v->s;
+
+    if (s->ops->irqfd_attach(s->opaque, &v->notifier, v->virq, errp) < 0) {
+        return false;
+    }
+    v->irqfd_attached = true;
+    v->stats.irqfd_attach++;
+    trace_msix_eventfds_irqfd(s->name, vector_nr(v), v->virq, true);
+    return true;
+}
+
+static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
+{
+    detach_irqfd(v);
+    release_route(v);
+    report_failure(v, err);
+    set_state(v, MSIX_EVENTFD_USERSPACE);
+    set_userspace_handler(v, true);
+}
+
+/* Point @v's route at its message; false if it has no route. */
+static bool update_route(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+    Error *err = NULL;
+    bool changed = false;
+    int virq;
+
+    if (!s->ops->route_set) {
+        return false;
+    }
+    virq = s->ops->route_set(s->opaque, vector_nr(v), v->virq, v->msg,
+                             &changed, &err);
+    if (virq < 0) {
+        detach_irqfd(v);
+        release_route(v);
+        report_failure(v, err);
+        return false;
+    }
+    trace_msix_eventfds_route(s->name, vector_nr(v), virq, changed);
+    s->routes_changed |= changed;
+    if (v->irqfd_attached && virq != v->virq) {
+        /* GICv2m: the SPI comes from the data, so the irqfd moves */
+        detach_irqfd(v);
+        set_bit(vector_nr(v), s->deferred);
+    }
+    v->virq = virq;
+    return true;
+}
+
+static void go_live(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+    Error *err = NULL;
+
+    if (v->replay) {
+        /*
+         * Hand what was pending back to the eventfd: KVM_IRQFD injects on
+         * assign when the count is not zero, and the main loop handler
+         * sees it as any other signal.  A signal that arrived since the
+         * drain merges with it, so the guest gets exactly one MSI.
+         */
+        v->replay = false;
+        v->stats.replayed++;
+        v->stats.coalesced += v->signals ? v->signals - 1 : 0;
+        v->signals = 0;
+        trace_msix_eventfds_replay(s->name, vector_nr(v));
+        event_notifier_set(&v->notifier);
+    }
+    if (v->state == MSIX_EVENTFD_BYPASS && !v->irqfd_attached &&
+        !attach_irqfd(v, &err)) {
+        fall_back_to_userspace(v, err);
+    }
+}
+
+void msix_eventfds_begin(MSIXEventfds *s)
+{
+    s->batch++;
+}
+
+static void commit_routes(MSIXEventfds *s)
+{
+    Error *err = NULL;
+    unsigned i;
+
+    if (!s->routes_changed) {
+        return;
+    }
+    s->routes_changed = false;
+    if (s->ops->routes_commit(s->opaque, &err) >= 0) {
+        s->route_commits++;
+        trace_msix_eventfds_commit(s->name, true);
+        return;
+    }
+    trace_msix_eventfds_commit(s->name, false);
+    /* The kernel has none of this batch's routes: serve them from QEMU */
+    for (i = find_first_bit(s->deferred, s->nr); i < s->nr;
+         i = find_next_bit(s->deferred, s->nr, i + 1)) {
+        if (s->vec[i].state == MSIX_EVENTFD_BYPASS) {
+            fall_back_to_userspace(&s->vec[i], err ? error_copy(err) : NULL);
+        }
+    }
+    error_free(err);
+}
+
+void msix_eventfds_commit(MSIXEventfds *s)
+{
+    unsigned i;
+
+    assert(s->batch > 0);
+    if (--s->batch) {
+        return;
+    }
+    commit_routes(s);
+    for (i = find_first_bit(s->deferred, s->nr); i < s->nr;
+         i = find_next_bit(s->deferred, s->nr, i + 1)) {
+        clear_bit(i, s->deferred);
+        go_live(&s->vec[i]);
+    }
+}
+
+static MSIXEventfdVector *get_vector(MSIXEventfds *s, unsigned vector)
+{
+    assert(vector < s->nr);
+    return &s->vec[vector];
+}
+
+static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
+{
+    if (v->msg.address == msg.address && v->msg.data == msg.data) {
+        return;
+    }
+    v->msg = msg;
+    if (v->state == MSIX_EVENTFD_BYPASS && !update_route(v)) {
+        set_state(v, MSIX_EVENTFD_USERSPACE);
+        set_userspace_handler(v, true);
+    }
+}
+
+void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
+{
+    MSIXEventfdVector *v = get_vector(s, vector);
+    bool pending;
+
+    msix_eventfds_begin(s);
+    if (v->state == MSIX_EVENTFD_BYPASS ||
+        v->state == MSIX_EVENTFD_USERSPACE) {
+        follow_message(v, msg);
+        msix_eventfds_commit(s);
+        return;
+    }
+
+    unwatch(v);
+    latch_drained(v);
+    pending = take_latched(s, vector);
+    if (s->ops->take_pending) {
+        pending |= s->ops->take_pending(s->opaque, vector);
+    }
+    v->replay = pending;
+    v->msg = msg;
+
+    if (update_route(v)) {
+        set_state(v, MSIX_EVENTFD_BYPASS);
+    } else {
+        set_state(v, MSIX_EVENTFD_USERSPACE);
+        set_userspace_handler(v, true);
+    }
+    set_bit(vector, s->deferred);
+    msix_eventfds_commit(s);
+}
+
+/* Stop delivering @v: after this, nothing reads its eventfd. */
+static void quiesce(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+
+    switch (v->state) {
+    case MSIX_EVENTFD_BYPASS:
+        detach_irqfd(v);
+        break;
+    case MSIX_EVENTFD_USERSPACE:
+        set_userspace_handler(v, false);
+        break;
+    case MSIX_EVENTFD_MASKED:
+        unwatch(v);
+        break;
+    case MSIX_EVENTFD_UNUSED:
+        break;
+    }
+    clear_bit(vector_nr(v), s->deferred);
+}
+
+void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
+{
+    MSIXEventfdVector *v = get_vector(s, vector);
+
+    if (v->state == MSIX_EVENTFD_MASKED) {
+        return;
+    }
+    quiesce(v);
+    if (v->replay) {
+        /* Unmasked and masked again within one batch: keep it pending */
+        v->replay = false;
+        set_bit_atomic(vector, s->latched);
+    }
+    set_state(v, MSIX_EVENTFD_MASKED);
+    watch(v);
+}
+
+void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
+{
+    MSIXEventfdVector *v = get_vector(s, vector);
+
+    quiesce(v);
+    release_route(v);
+    latch_drained(v);
+    take_latched(s, vector);
+    v->stats.dropped += v->signals;
+    v->signals = 0;
+    v->replay = false;
+    set_state(v, MSIX_EVENTFD_UNUSED);
+}
+
+void msix_eventfds_sync_pending(MSIXEventfds *s)
+{
+    unsigned w;
+
+    for (w = 0; w < BITS_TO_LONGS(s->nr); w++) {
+        unsigned long bits = qatomic_xchg(&s->latched[w], 0);
+
+        while (bits) {
+            unsigned bit = ctzl(bits);
+
+            bits &= bits - 1;
+            s->ops->set_pending(s->opaque, w * BITS_PER_LONG + bit);
+        }
+    }
+}
+
+bool msix_eventfds_latched(MSIXEventfds *s, unsigned vector)
+{
+    assert(vector < s->nr);
+    return test_bit(vector, s->latched);
+}
+
+static void add_stats(MSIXEventfdStats *sum, const MSIXEventfdStats *st)
+{
+    sum->latched += st->latched;
+    sum->replayed += st->replayed;
+    sum->userspace += st->userspace;
+    sum->coalesced += st->coalesced;
+    sum->dropped += st->dropped;
+    sum->irqfd_attach += st->irqfd_attach;
+    sum->irqfd_detach += st->irqfd_detach;
+    sum->failures += st->failures;
+}
+
+void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
+                             MSIXEventfdStats *stats)
+{
+    unsigned i;
+
+    memset(stats, 0, sizeof(*stats));
+    qemu_mutex_lock(&s->lock);
+    if (vector >= 0) {
+        add_stats(stats, &get_vector(s, vector)->stats);
+    } else {
+        for (i = 0; i < s->nr; i++) {
+            add_stats(stats, &s->vec[i].stats);
+        }
+        stats->route_commits = s->route_commits;
+    }
+    qemu_mutex_unlock(&s->lock);
+}
+
+unsigned msix_eventfds_nr(MSIXEventfds *s)
+{
+    return s->nr;
+}
+
+EventNotifier *msix_eventfds_notifier(MSIXEventfds *s, unsigned vector)
+{
+    return &get_vector(s, vector)->notifier;
+}
+
+MSIXEventfdState msix_eventfds_state(MSIXEventfds *s, unsigned vector)
+{
+    return get_vector(s, vector)->state;
+}
+
+static bool init_vectors(MSIXEventfds *s, Error **errp)
+{
+    unsigned i;
+    int ret;
+
+    for (i = 0; i < s->nr; i++) {
+        MSIXEventfdVector *v = &s->vec[i];
+
+        v->virq = -1;
+        ret = event_notifier_init(&v->notifier, false);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "%s: cannot create the eventfd of "
+                             "MSI-X vector %u", s->name, i);
+            return false;
+        }
+        v->s = s;
+    }
+    return true;
+}
+
+static bool start_poller(MSIXEventfds *s, Error **errp)
+{
+    int ret;
+
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0) {
+        error_setg_errno(errp, errno, "%s: cannot create the MSI-X poller",
+                         s->name);
+        return false;
+    }
+    ret = event_notifier_init(&s->stop, false);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "%s: cannot create the MSI-X poller",
+                         s->name);
+        return false;
+    }
+    if (epoll_add(s, &s->stop, MSIX_EVENTFDS_STOP) < 0) {
+        error_setg_errno(errp, errno, "%s: cannot create the MSI-X poller",
+                         s->name);
+        return false;
+    }
+    qemu_thread_create(&s->thread, "msix-poller", poller_thread, s,
+                       QEMU_THREAD_JOINABLE);
+    s->thread_running = true;
+    trace_msix_eventfds_poller(s->name, true);
+    return true;
+}
+
+void msix_eventfds_stop_poller(MSIXEventfds *s)
+{
+    if (s->thread_running) {
+        event_notifier_set(&s->stop);
+        qemu_thread_join(&s->thread);
+        s->thread_running = false;
+        trace_msix_eventfds_poller(s->name, false);
+    }
+}
+
+MSIXEventfds *msix_eventfds_new(const char *name, unsigned nr,
+                                const MSIXEventfdOps *ops, void *opaque,
+                                Error **errp)
+{
+    MSIXEventfds *s = g_new0(MSIXEventfds, 1);
+
+    assert(nr > 0 && ops && ops->deliver && ops->set_pending);
+    s->name = g_strdup(name);
+    s->nr = nr;
+    s->ops = ops;
+    s->opaque = opaque;
+    s->epfd = -1;
+    s->vec = g_new0(MSIXEventfdVector, nr);
+    s->latched = bitmap_new(nr);
+    s->deferred = bitmap_new(nr);
+    qemu_mutex_init(&s->lock);
+
+    if (!init_vectors(s, errp) || !start_poller(s, errp)) {
+        msix_eventfds_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void msix_eventfds_free(MSIXEventfds *s)
+{
+    unsigned i;
+
+    if (!s) {
+        return;
+    }
+    for (i = 0; i < s->nr; i++) {
+        if (s->vec[i].s) {
+            msix_eventfds_release(s, i);
+        }
+    }
+    msix_eventfds_stop_poller(s);
+    for (i = 0; i < s->nr && s->vec[i].s; i++) {
+        event_notifier_cleanup(&s->vec[i].notifier);
+    }
+    event_notifier_cleanup(&s->stop);
+    if (s->epfd >= 0) {
+        close(s->epfd);
+    }
+    qemu_mutex_destroy(&s->lock);
+    g_free(s->deferred);
+    g_free(s->latched);
+    g_free(s->vec);
+    g_free(s->name);
+    g_free(s);
+}

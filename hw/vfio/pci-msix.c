@@ -1,0 +1,221 @@
+/*
+ * vfio-pci MSI-X through the MSI-X engine
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The glue between a VFIOPCIDevice, the MSI-X core's vector notifiers and
+ * the engine (msix-engine.c).  "x-msix-poller=off" leaves the device on
+ * the historical code in pci.c.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/ioctl.h>
+#include <linux/vfio.h>
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/msix-eventfd.h"
+#include "system/runstate.h"
+#include "pci.h"
+#include "pci-msix.h"
+#include "trace.h"
+
+static int host_set_triggers(void *opaque, unsigned start, unsigned count,
+                             const int32_t *fds, Error **errp)
+{
+    VFIOPCIDevice *vdev = opaque;
+    size_t argsz = sizeof(struct vfio_irq_set) + count * sizeof(int32_t);
+    g_autofree struct vfio_irq_set *irq_set = g_malloc0(argsz);
+
+    irq_set->argsz = argsz;
+    irq_set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    irq_set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    irq_set->start = start;
+    irq_set->count = count;
+    memcpy(&irq_set->data, fds, count * sizeof(int32_t));
+
+    if (ioctl(vdev->vbasedev.fd, VFIO_DEVICE_SET_IRQS, irq_set)) {
+        error_setg_errno(errp, errno, "VFIO_DEVICE_SET_IRQS of MSI-X "
+                         "vectors %u-%u", start, start + count - 1);
+        return -errno;
+    }
+    return 0;
+}
+
+static void host_disable(void *opaque)
+{
+    VFIOPCIDevice *vdev = opaque;
+
+    vfio_disable_irqindex(&vdev->vbasedev, VFIO_PCI_MSIX_IRQ_INDEX);
+}
+
+static const VFIOMSIXHostOps vfio_pci_msix_host_ops = {
+    .set_triggers = host_set_triggers,
+    .disable = host_disable,
+};
+
+static VFIOMSIXEngine *engine_of(PCIDevice *pdev)
+{
+    return VFIO_PCI(pdev)->msix_engine;
+}
+
+static int vector_use(PCIDevice *pdev, unsigned int nr, MSIMessage msg)
+{
+    vfio_msix_engine_set_vector(engine_of(pdev), nr, true, msg);
+    return 0;
+}
+
+static void vector_release(PCIDevice *pdev, unsigned int nr)
+{
+    MSIMessage none = { 0 };
+
+    vfio_msix_engine_set_vector(engine_of(pdev), nr, false, none);
+}
+
+/* The guest reads the PBA: show what the poller latched until now */
+static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
+{
+    msix_eventfds_sync_pending(vfio_msix_engine_eventfds(engine_of(pdev)));
+}
+
+void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
+{
+    PCIDevice *pdev = &vdev->pdev;
+    unsigned i;
+
+    vdev->interrupt = VFIO_INT_MSIX;
+    /* Without a use count, msix_notify() drops the vector's MSIs */
+    for (i = 0; i < vdev->msix->entries; i++) {
+        msix_vector_use(pdev, i);
+    }
+    vfio_msix_engine_begin(vdev->msix_engine);
+    vfio_msix_engine_set_enabled(vdev->msix_engine, true);
+    msix_set_vector_notifiers(pdev, vector_use, vector_release, vector_poll);
+    vfio_msix_engine_commit(vdev->msix_engine);
+    trace_vfio_msix_enable(vdev->vbasedev.name);
+}
+
+void vfio_pci_msix_disable(VFIOPCIDevice *vdev)
+{
+    PCIDevice *pdev = &vdev->pdev;
+    unsigned i;
+
+    msix_unset_vector_notifiers(pdev);
+    vfio_msix_engine_set_enabled(vdev->msix_engine, false);
+    for (i = 0; i < vdev->msix->entries; i++) {
+        msix_vector_unuse(pdev, i);
+    }
+    vdev->interrupt = VFIO_INT_NONE;
+    trace_vfio_msix_disable(vdev->vbasedev.name);
+}
+
+void vfio_pci_msix_begin(VFIOPCIDevice *vdev)
+{
+    if (vdev->msix_engine) {
+        vfio_msix_engine_begin(vdev->msix_engine);
+    }
+}
+
+void vfio_pci_msix_commit(VFIOPCIDevice *vdev)
+{
+    if (vdev->msix_engine) {
+        vfio_msix_engine_commit(vdev->msix_engine);
+    }
+}
+
+void vfio_pci_msix_sync(VFIOPCIDevice *vdev)
+{
+    if (vdev->msix_engine) {
+        msix_eventfds_sync_pending(
+            vfio_msix_engine_eventfds(vdev->msix_engine));
+    }
+}
+
+static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
+                        Error **errp)
+{
+    const char *policy = vdev->msix_alloc ? vdev->msix_alloc : "auto";
+
+    if (!strcmp(policy, "auto")) {
+        *alloc = vdev->msix->noresize ? VFIO_MSIX_ALLOC_TABLE
+                                      : VFIO_MSIX_ALLOC_VECTOR;
+    } else if (!strcmp(policy, "table")) {
+        *alloc = VFIO_MSIX_ALLOC_TABLE;
+    } else if (!strcmp(policy, "vector")) {
+        if (vdev->msix->noresize) {
+            error_setg(errp, "x-msix-alloc=vector needs a host that adds "
+                       "MSI-X vectors while MSI-X is on; this one reports "
+                       "VFIO_IRQ_INFO_NORESIZE");
+            return false;
+        }
+        *alloc = VFIO_MSIX_ALLOC_VECTOR;
+    } else {
+        error_setg(errp, "x-msix-alloc must be auto, table or vector, "
+                   "not '%s'", policy);
+        return false;
+    }
+    return true;
+}
+
+static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
+{
+    VFIOPCIDevice *vdev = container_of(n, VFIOPCIDevice, msix_exit);
+
+    msix_eventfds_stop_poller(vfio_msix_engine_eventfds(vdev->msix_engine));
+}
+
+bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp)
+{
+    PCIDevice *pdev = &vdev->pdev;
+    VFIOMSIXAlloc alloc;
+    MSIXEventfds *efds;
+
+    /* Machines with paravirt MSI-X setup leave the table to the device */
+    if (!vdev->msix_poller || !vdev->msix || !msix_present(pdev) ||
+        !pdev->msix_table_mmio.enabled) {
+        return true;
+    }
+    if (!parse_alloc(vdev, &alloc, errp)) {
+        return false;
+    }
+    efds = msix_eventfds_new(vdev->vbasedev.name, vdev->msix->entries,
+                             msix_eventfds_pci_ops(!vdev->no_kvm_msix), pdev,
+                             errp);
+    if (!efds) {
+        return false;
+    }
+    vdev->msix_engine = vfio_msix_engine_new(vdev->vbasedev.name, efds,
+                                             alloc, &vfio_pci_msix_host_ops,
+                                             vdev);
+    /* The poll notifier keeps the emulated PBA accurate: always show it */
+    memory_region_set_enabled(&pdev->msix_pba_mmio, true);
+    vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
+    qemu_add_exit_notifier(&vdev->msix_exit);
+    trace_vfio_pci_msix_init(vdev->vbasedev.name, vdev->msix->entries,
+                             alloc == VFIO_MSIX_ALLOC_TABLE ? "table"
+                                                            : "vector");
+    return true;
+}
+
+void vfio_pci_msix_exit(VFIOPCIDevice *vdev)
+{
+    if (vdev->msix_engine) {
+        qemu_remove_exit_notifier(&vdev->msix_exit);
+        vfio_msix_engine_free(vdev->msix_engine);
+        vdev->msix_engine = NULL;
+    }
+}
+
+bool vfio_pci_msix_get_stats(VFIOPCIDevice *vdev, int vector,
+                             MSIXEventfdStats *vec, VFIOMSIXStats *host)
+{
+    if (!vdev->msix_engine) {
+        return false;
+    }
+    msix_eventfds_get_stats(vfio_msix_engine_eventfds(vdev->msix_engine),
+                            vector, vec);
+    vfio_msix_engine_get_stats(vdev->msix_engine, host);
+    return true;
+}

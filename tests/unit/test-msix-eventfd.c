@@ -1,0 +1,438 @@
+/*
+ * Unit tests of the eventfd-backed MSI-X vectors (hw/pci/msix-eventfd.c)
+ *
+ * Copyright (c) 2026 The qemu-vmsix authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/main-loop.h"
+#include "msix-fake.h"
+
+static MSIMessage msg_of(Fake *f, unsigned vector)
+{
+    return f->v[vector].msg;
+}
+
+static void unmask(Fake *f, unsigned vector)
+{
+    msix_eventfds_unmask(f->s, vector, msg_of(f, vector));
+}
+
+/* Wait for the poller to latch @vector: it signals f->latched. */
+static void wait_latched(Fake *f, unsigned vector)
+{
+    while (!msix_eventfds_latched(f->s, vector)) {
+        qemu_event_wait(&f->latched);
+        qemu_event_reset(&f->latched);
+    }
+}
+
+static void stats_of(Fake *f, int vector, MSIXEventfdStats *st)
+{
+    msix_eventfds_get_stats(f->s, vector, st);
+}
+
+static void test_unmask_mask_costs(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 4, true);
+    msix_eventfds_mask(f.s, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_MASKED);
+
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_BYPASS);
+    g_assert_cmpuint(f.commits, ==, 1);
+    g_assert_cmpuint(f.attaches, ==, 1);
+
+    /* Mask and unmask with the same message: no route commit */
+    msix_eventfds_mask(f.s, 0);
+    g_assert_cmpuint(f.detaches, ==, 1);
+    unmask(&f, 0);
+    g_assert_cmpuint(f.commits, ==, 1);
+    g_assert_cmpuint(f.attaches, ==, 2);
+
+    /* A raise while unmasked goes through the irqfd */
+    fake_raise(&f, 0);
+    g_assert_cmpuint(f.v[0].kernel_delivered, ==, 1);
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 0);
+
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.irqfd_attach, ==, 2);
+    g_assert_cmpuint(st.irqfd_detach, ==, 1);
+    g_assert_cmpuint(st.replayed, ==, 0);
+    g_assert_cmpuint(f.duplicates, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_masked_raises_replayed_once(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+    int i;
+
+    fake_init(&f, 4, true);
+    unmask(&f, 1);
+    msix_eventfds_mask(f.s, 1);
+    for (i = 0; i < 5; i++) {
+        fake_raise(&f, 1);
+    }
+    wait_latched(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 0);
+
+    /* The guest reads the PBA */
+    msix_eventfds_sync_pending(f.s);
+    g_assert_true(f.v[1].pba);
+    g_assert_false(f.v[0].pba);
+
+    unmask(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 1);
+    g_assert_false(f.v[1].pba);
+    g_assert_cmpuint(fake_undelivered(&f), ==, 0);
+
+    stats_of(&f, 1, &st);
+    g_assert_cmpuint(st.latched, ==, 5);
+    g_assert_cmpuint(st.replayed, ==, 1);
+    g_assert_cmpuint(st.coalesced, ==, 4);
+
+    /* Nothing pending: the next unmask injects nothing */
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 1);
+    g_assert_cmpuint(f.duplicates, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_raise_before_poller_is_not_lost(void)
+{
+    Fake f;
+
+    /* Raised while masked, unmasked before the poller may have run */
+    fake_init(&f, 2, true);
+    msix_eventfds_mask(f.s, 0);
+    fake_raise(&f, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 1);
+    g_assert_cmpuint(f.duplicates, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_batch_commits_once(void)
+{
+    Fake f;
+    unsigned i;
+
+    fake_init(&f, 64, true);
+    msix_eventfds_begin(f.s);
+    for (i = 0; i < 64; i++) {
+        unmask(&f, i);
+        /* irqfds are attached only once the routes are committed */
+        g_assert_cmpuint(f.attaches, ==, 0);
+    }
+    msix_eventfds_commit(f.s);
+    g_assert_cmpuint(f.commits, ==, 1);
+    g_assert_cmpuint(f.attaches, ==, 64);
+
+    /* A function mask toggle with unchanged messages: no commit */
+    msix_eventfds_begin(f.s);
+    for (i = 0; i < 64; i++) {
+        msix_eventfds_mask(f.s, i);
+    }
+    msix_eventfds_commit(f.s);
+    msix_eventfds_begin(f.s);
+    for (i = 0; i < 64; i++) {
+        unmask(&f, i);
+    }
+    msix_eventfds_commit(f.s);
+    g_assert_cmpuint(f.commits, ==, 1);
+    g_assert_cmpuint(f.attaches, ==, 128);
+    g_assert_cmpuint(f.detaches, ==, 64);
+    fake_cleanup(&f);
+}
+
+static void test_route_failure_falls_back(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 2, true);
+    f.fail_route = true;
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+
+    /* Served from the main loop */
+    fake_raise(&f, 0);
+    while (!f.v[0].user_delivered) {
+        main_loop_wait(false);
+    }
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+
+    /* The next unmask retries, fails again: counted, not lost */
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.failures, ==, 2);
+    g_assert_cmpuint(st.userspace, ==, 1);
+
+    /* ...and succeeds once the table has room again */
+    f.fail_route = false;
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_BYPASS);
+    g_assert_cmpuint(f.duplicates, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_commit_failure_falls_back(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+    unsigned i;
+
+    fake_init(&f, 3, true);
+    f.fail_commit = true;
+    msix_eventfds_begin(f.s);
+    for (i = 0; i < 3; i++) {
+        unmask(&f, i);
+    }
+    msix_eventfds_commit(f.s);
+    for (i = 0; i < 3; i++) {
+        g_assert_cmpint(msix_eventfds_state(f.s, i), ==,
+                        MSIX_EVENTFD_USERSPACE);
+    }
+    g_assert_cmpuint(f.attaches, ==, 0);
+    stats_of(&f, -1, &st);
+    g_assert_cmpuint(st.failures, ==, 3);
+    g_assert_cmpuint(st.route_commits, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_attach_failure_falls_back(void)
+{
+    Fake f;
+
+    fake_init(&f, 1, true);
+    f.fail_attach = true;
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    g_assert_cmpuint(f.route_releases, ==, 1);
+    fake_raise(&f, 0);
+    while (!f.v[0].user_delivered) {
+        main_loop_wait(false);
+    }
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+    fake_cleanup(&f);
+}
+
+static void test_gicv2m_irqfd_follows_data(void)
+{
+    Fake f;
+
+    fake_init(&f, 1, true);
+    f.gicv2m = true;
+    fake_set_msg(&f, 0, 5);
+    unmask(&f, 0);
+    g_assert_cmpint(f.v[0].virq, ==, 1005);
+
+    /* The guest rewrites the data: the irqfd moves to the new SPI */
+    fake_set_msg(&f, 0, 9);
+    unmask(&f, 0);
+    g_assert_cmpint(f.v[0].virq, ==, 1009);
+    g_assert_cmpuint(f.detaches, ==, 1);
+    fake_raise(&f, 0);
+    g_assert_cmpuint(f.v[0].last_data, ==, 9);
+
+    /* Data that names no SPI of the frame: served from userspace */
+    fake_set_msg(&f, 0, 60000);
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    g_assert_cmpuint(f.wrong_data, ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_release_drops_pending(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 1, true);
+    msix_eventfds_mask(f.s, 0);
+    fake_raise(&f, 0);
+    fake_raise(&f, 0);
+    msix_eventfds_release(f.s, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_UNUSED);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.dropped, ==, 2);
+
+    /* MSI-X enabled again: the old raises are not delivered */
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 0);
+    fake_cleanup(&f);
+}
+
+static void test_userspace_mode(void)
+{
+    Fake f;
+
+    fake_init(&f, 2, false);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    fake_raise(&f, 0);
+    while (!f.v[0].user_delivered) {
+        main_loop_wait(false);
+    }
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+
+    msix_eventfds_mask(f.s, 0);
+    fake_raise(&f, 0);
+    wait_latched(&f, 0);
+    unmask(&f, 0);
+    while (f.v[0].user_delivered < 2) {
+        main_loop_wait(false);
+    }
+    main_loop_wait(true);
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 2);
+    g_assert_cmpuint(f.duplicates, ==, 0);
+    fake_cleanup(&f);
+}
+
+/*
+ * Stress: raiser threads against random masking from this thread, with
+ * the poller latching in between.
+ */
+#define STRESS_VECTORS 64
+#define STRESS_RAISERS 2
+
+typedef struct Stress {
+    Fake *f;
+    unsigned seed;
+    unsigned raises;
+} Stress;
+
+static void *raiser_thread(void *opaque)
+{
+    Stress *st = opaque;
+    unsigned i;
+
+    for (i = 0; i < st->raises; i++) {
+        fake_raise(st->f, rand_r(&st->seed) % STRESS_VECTORS);
+    }
+    return NULL;
+}
+
+static void test_stress(void)
+{
+    unsigned total = g_test_slow() ? 4000000 : 1000000;
+    Stress st[STRESS_RAISERS];
+    QemuThread th[STRESS_RAISERS];
+    Fake *f = g_new(Fake, 1);
+    MSIXEventfdStats stats;
+    uint64_t raised = 0, delivered = 0, coalesced = 0;
+    unsigned seed = 1, i, ops = 0;
+
+    fake_init(f, STRESS_VECTORS, true);
+    for (i = 0; i < STRESS_VECTORS; i++) {
+        msix_eventfds_mask(f->s, i);
+    }
+    for (i = 0; i < STRESS_RAISERS; i++) {
+        st[i] = (Stress) { f, i + 1, total / STRESS_RAISERS };
+        qemu_thread_create(&th[i], "raiser", raiser_thread, &st[i],
+                           QEMU_THREAD_JOINABLE);
+    }
+    /* Mask, unmask, toggle as a batch and read the PBA until done */
+    for (;;) {
+        unsigned v = rand_r(&seed) % STRESS_VECTORS;
+        uint64_t sum = 0;
+
+        switch (rand_r(&seed) % 4) {
+        case 0:
+            msix_eventfds_mask(f->s, v);
+            break;
+        case 1:
+            unmask(f, v);
+            break;
+        case 2:
+            msix_eventfds_begin(f->s);
+            for (i = 0; i < STRESS_VECTORS; i += 2) {
+                msix_eventfds_mask(f->s, i);
+            }
+            for (i = 0; i < STRESS_VECTORS; i += 2) {
+                unmask(f, i);
+            }
+            msix_eventfds_commit(f->s);
+            break;
+        case 3:
+            msix_eventfds_sync_pending(f->s);
+            break;
+        }
+        ops++;
+        for (i = 0; i < STRESS_VECTORS; i++) {
+            sum += qatomic_read(&f->v[i].raised);
+        }
+        if (sum == total) {
+            break;
+        }
+    }
+    for (i = 0; i < STRESS_RAISERS; i++) {
+        qemu_thread_join(&th[i]);
+    }
+
+    /* Storm over: unmask everything; every raise must be accounted for */
+    for (i = 0; i < STRESS_VECTORS; i++) {
+        unmask(f, i);
+    }
+    stats_of(f, -1, &stats);
+    for (i = 0; i < STRESS_VECTORS; i++) {
+        raised += f->v[i].raised;
+        delivered += fake_delivered(f, i);
+        coalesced += f->v[i].kernel_coalesced;
+    }
+    coalesced += stats.coalesced;
+    g_test_message("%u raises, %" PRIu64 " MSIs, %" PRIu64 " coalesced, "
+                   "%" PRIu64 " latched while masked, %" PRIu64
+                   " replayed, %u mask operations",
+                   total, delivered, coalesced, stats.latched,
+                   stats.replayed, ops);
+    g_assert_cmpuint(raised, ==, total);
+    g_assert_cmpuint(f->duplicates, ==, 0);
+    g_assert_cmpuint(fake_undelivered(f), ==, 0);
+    g_assert_cmpuint(delivered + coalesced + stats.dropped, ==, raised);
+    g_assert_cmpuint(stats.failures, ==, 0);
+    fake_cleanup(f);
+    g_free(f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qemu_init_main_loop(&error_abort);
+
+    g_test_add_func("/msix-eventfd/unmask-mask-costs",
+                    test_unmask_mask_costs);
+    g_test_add_func("/msix-eventfd/masked-raises-replayed-once",
+                    test_masked_raises_replayed_once);
+    g_test_add_func("/msix-eventfd/raise-before-poller",
+                    test_raise_before_poller_is_not_lost);
+    g_test_add_func("/msix-eventfd/batch-commits-once",
+                    test_batch_commits_once);
+    g_test_add_func("/msix-eventfd/route-failure",
+                    test_route_failure_falls_back);
+    g_test_add_func("/msix-eventfd/commit-failure",
+                    test_commit_failure_falls_back);
+    g_test_add_func("/msix-eventfd/attach-failure",
+                    test_attach_failure_falls_back);
+    g_test_add_func("/msix-eventfd/gicv2m-follows-data",
+                    test_gicv2m_irqfd_follows_data);
+    g_test_add_func("/msix-eventfd/release-drops-pending",
+                    test_release_drops_pending);
+    g_test_add_func("/msix-eventfd/userspace", test_userspace_mode);
+    g_test_add_func("/msix-eventfd/stress", test_stress);
+    return g_test_run();
+}
