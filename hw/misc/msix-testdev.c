@@ -23,6 +23,7 @@
 #include "hw/pci/pcie.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
+#include "hw/pci/msix-eventfd.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "hw/misc/msix-testdev.h"
@@ -42,12 +43,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(MsixTestdevState, MSIX_TESTDEV)
 
 #define MSIX_TESTDEV_PAGE               0x1000
 #define MSIX_TESTDEV_MIN_PERIOD_US      10
-
-typedef struct MsixTestdevNotifier {
-    EventNotifier notifier;
-    MsixTestdevState *s;
-    uint32_t vector;
-} MsixTestdevNotifier;
 
 struct MsixTestdevState {
     PCIDevice parent_obj;
@@ -69,8 +64,7 @@ struct MsixTestdevState {
     MemoryRegion *table_mr;     /* where msix_init() put table and PBA */
     MemoryRegion *pba_mr;
 
-    MsixTestdevNotifier *notifiers;
-    bool consumer;
+    MSIXEventfds *efds;         /* eventfd mode */
 
     /* Register state */
     uint32_t range_first;
@@ -146,8 +140,13 @@ static void msix_testdev_raise_one(MsixTestdevState *s, uint32_t vector)
         trace_msix_testdev_raise_disabled(vector);
         return;
     }
-    if (s->eventfd) {
-        event_notifier_set(&s->notifiers[vector].notifier);
+    if (s->efds) {
+        /* The vector's eventfd owner does masking and the PBA */
+        if (msix_is_masked(pdev, vector)) {
+            s->raise_masked++;
+        }
+        trace_msix_testdev_signal(vector);
+        event_notifier_set(msix_eventfds_notifier(s->efds, vector));
         return;
     }
     msix_testdev_notify(s, vector);
@@ -171,51 +170,32 @@ static bool msix_testdev_raise_range(MsixTestdevState *s, const char *what,
     return true;
 }
 
-static void msix_testdev_eventfd_handler(EventNotifier *e)
+static int msix_testdev_vector_use(PCIDevice *pdev, unsigned int vector,
+                                   MSIMessage msg)
 {
-    MsixTestdevNotifier *n = container_of(e, MsixTestdevNotifier, notifier);
-    MsixTestdevState *s = n->s;
-
-    if (!event_notifier_test_and_clear(e)) {
-        return;
-    }
-    if (!msix_enabled(PCI_DEVICE(s))) {
-        trace_msix_testdev_raise_disabled(n->vector);
-        return;
-    }
-    msix_testdev_notify(s, n->vector);
+    msix_eventfds_unmask(MSIX_TESTDEV(pdev)->efds, vector, msg);
+    return 0;
 }
 
-static void msix_testdev_set_handlers(MsixTestdevState *s, bool on)
+static void msix_testdev_vector_release(PCIDevice *pdev, unsigned int vector)
 {
-    uint32_t i;
+    msix_eventfds_mask(MSIX_TESTDEV(pdev)->efds, vector);
+}
 
-    for (i = 0; i < s->vectors; i++) {
-        event_notifier_set_handler(&s->notifiers[i].notifier,
-                                   on ? msix_testdev_eventfd_handler : NULL);
-    }
+static void msix_testdev_vector_poll(PCIDevice *pdev, unsigned int start,
+                                     unsigned int end)
+{
+    msix_eventfds_poll(MSIX_TESTDEV(pdev)->efds, start, end - start);
 }
 
 EventNotifier *msix_testdev_get_notifier(PCIDevice *pdev, unsigned vector)
 {
     MsixTestdevState *s = MSIX_TESTDEV(pdev);
 
-    if (!s->notifiers || vector >= s->vectors) {
+    if (!s->efds || vector >= s->vectors) {
         return NULL;
     }
-    return &s->notifiers[vector].notifier;
-}
-
-void msix_testdev_set_consumer(PCIDevice *pdev, bool attached)
-{
-    MsixTestdevState *s = MSIX_TESTDEV(pdev);
-
-    if (!s->notifiers || s->consumer == attached) {
-        return;
-    }
-    s->consumer = attached;
-    trace_msix_testdev_consumer(attached);
-    msix_testdev_set_handlers(s, !attached);
+    return msix_eventfds_notifier(s->efds, vector);
 }
 
 static void msix_testdev_auto_stop(MsixTestdevState *s)
@@ -323,7 +303,7 @@ static uint32_t msix_testdev_features(MsixTestdevState *s)
            (s->intx ? MSIX_TESTDEV_FEAT_INTX : 0) |
            (s->sink ? MSIX_TESTDEV_FEAT_SINK : 0) |
            (s->eventfd ? MSIX_TESTDEV_FEAT_EVENTFD : 0) |
-           (s->consumer ? MSIX_TESTDEV_FEAT_CONSUMER : 0);
+           (s->efds ? MSIX_TESTDEV_FEAT_CONSUMER : 0);
 }
 
 static uint64_t msix_testdev_read(void *opaque, hwaddr addr, unsigned size)
@@ -660,42 +640,39 @@ static bool msix_testdev_init_msix(MsixTestdevState *s, Error **errp)
     return true;
 }
 
-static bool msix_testdev_init_eventfd(MsixTestdevState *s, Error **errp)
+/* Every vector starts masked: its signals go to the poller */
+static void msix_testdev_mask_all(MsixTestdevState *s)
 {
     uint32_t i;
-    int ret;
 
-    s->notifiers = g_new0(MsixTestdevNotifier, s->vectors);
     for (i = 0; i < s->vectors; i++) {
-        ret = event_notifier_init(&s->notifiers[i].notifier, false);
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "cannot create the event notifier"
-                             " of vector %" PRIu32, i);
-            while (i-- > 0) {
-                event_notifier_cleanup(&s->notifiers[i].notifier);
-            }
-            g_clear_pointer(&s->notifiers, g_free);
-            return false;
-        }
-        s->notifiers[i].s = s;
-        s->notifiers[i].vector = i;
+        msix_eventfds_release(s->efds, i);
+        msix_eventfds_mask(s->efds, i);
     }
-    msix_testdev_set_handlers(s, true);
+}
+
+static bool msix_testdev_init_eventfd(MsixTestdevState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    s->efds = msix_eventfds_new(TYPE_MSIX_TESTDEV, s->vectors,
+                                msix_eventfds_pci_ops(true), pdev, errp);
+    if (!s->efds) {
+        return false;
+    }
+    msix_testdev_mask_all(s);
+    msix_set_vector_notifiers(pdev, msix_testdev_vector_use,
+                              msix_testdev_vector_release,
+                              msix_testdev_vector_poll);
     return true;
 }
 
 static void msix_testdev_fini_eventfd(MsixTestdevState *s)
 {
-    uint32_t i;
-
-    if (!s->notifiers) {
-        return;
+    if (s->efds) {
+        msix_unset_vector_notifiers(PCI_DEVICE(s));
+        g_clear_pointer(&s->efds, msix_eventfds_free);
     }
-    for (i = 0; i < s->vectors; i++) {
-        event_notifier_set_handler(&s->notifiers[i].notifier, NULL);
-        event_notifier_cleanup(&s->notifiers[i].notifier);
-    }
-    g_clear_pointer(&s->notifiers, g_free);
 }
 
 static void msix_testdev_realize(PCIDevice *pdev, Error **errp)
@@ -777,7 +754,6 @@ static void msix_testdev_exit(PCIDevice *pdev)
 static void msix_testdev_reset(DeviceState *dev)
 {
     MsixTestdevState *s = MSIX_TESTDEV(dev);
-    uint32_t i;
 
     msix_testdev_auto_stop(s);
     s->auto_first = 0;
@@ -790,17 +766,27 @@ static void msix_testdev_reset(DeviceState *dev)
     s->intx_level = 0;
     msix_testdev_reset_counters(s);
     msix_testdev_sink_clear(s);
-    if (s->notifiers) {
-        for (i = 0; i < s->vectors; i++) {
-            event_notifier_test_and_clear(&s->notifiers[i].notifier);
-        }
+    if (s->efds) {
+        msix_testdev_mask_all(s);
     }
+}
+
+/* Eventfd mode: what the poller latched belongs in the saved PBA */
+static int msix_testdev_pre_save(void *opaque)
+{
+    MsixTestdevState *s = opaque;
+
+    if (s->efds) {
+        msix_eventfds_poll(s->efds, 0, s->vectors);
+    }
+    return 0;
 }
 
 static const VMStateDescription vmstate_msix_testdev = {
     .name = TYPE_MSIX_TESTDEV,
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_save = msix_testdev_pre_save,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, MsixTestdevState),
         VMSTATE_MSIX(parent_obj, MsixTestdevState),

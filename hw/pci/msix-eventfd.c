@@ -532,6 +532,18 @@ void msix_eventfds_sync_pending(MSIXEventfds *s)
     }
 }
 
+void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count)
+{
+    unsigned i, end = MIN((uint64_t)first + count, s->nr);
+
+    qemu_mutex_lock(&s->lock);
+    for (i = first; i < end; i++) {
+        latch(s, i);
+    }
+    qemu_mutex_unlock(&s->lock);
+    msix_eventfds_sync_pending(s);
+}
+
 bool msix_eventfds_latched(MSIXEventfds *s, unsigned vector)
 {
     assert(vector < s->nr);

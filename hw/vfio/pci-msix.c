@@ -74,10 +74,11 @@ static void vector_release(PCIDevice *pdev, unsigned int nr)
     vfio_msix_engine_set_vector(engine_of(pdev), nr, false, none);
 }
 
-/* The guest reads the PBA: show what the poller latched until now */
+/* The guest reads the PBA bits of vectors [@start, @end) */
 static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
 {
-    msix_eventfds_sync_pending(vfio_msix_engine_eventfds(engine_of(pdev)));
+    msix_eventfds_poll(vfio_msix_engine_eventfds(engine_of(pdev)), start,
+                       end - start);
 }
 
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev)

@@ -15,9 +15,10 @@
 
 /*
  * Eventfd mode (property "eventfd=on"): raising vector @n signals the
- * device's per-vector EventNotifier instead of calling msix_notify().
- * Until a consumer attaches, the device itself reads each notifier from
- * the main loop and calls msix_notify(), so the mode works on its own.
+ * vector's eventfd instead of calling msix_notify().  The eventfds belong
+ * to an MSIXEventfds (hw/pci/msix-eventfd.h), which delivers them through
+ * KVM irqfds or the main loop while unmasked and latches them in a
+ * poller thread while masked, as for vfio-pci.
  */
 
 /**
@@ -29,17 +30,5 @@
  * not in eventfd mode or @vector is out of range.
  */
 EventNotifier *msix_testdev_get_notifier(PCIDevice *pdev, unsigned vector);
-
-/**
- * msix_testdev_set_consumer:
- * @pdev: an msix-testdev in eventfd mode
- * @attached: true when a consumer starts reading the notifiers, false
- *            when it stops
- *
- * While a consumer is attached, the device does not read the notifiers
- * itself, so each signal reaches the consumer.  Detaching brings back the
- * device's own handler, which delivers any signal left pending.
- */
-void msix_testdev_set_consumer(PCIDevice *pdev, bool attached);
 
 #endif

@@ -132,6 +132,13 @@ void msix_eventfds_commit(MSIXEventfds *s);
 /* Merge what the poller latched into the emulated PBA. */
 void msix_eventfds_sync_pending(MSIXEventfds *s);
 
+/*
+ * The guest reads the PBA bits of vectors [@first, @first + @count):
+ * latch what their eventfds hold now, without waiting for the poller,
+ * then merge everything latched into the PBA.
+ */
+void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count);
+
 /* Whether the poller latched @vector since the last sync. */
 bool msix_eventfds_latched(MSIXEventfds *s, unsigned vector);
 
