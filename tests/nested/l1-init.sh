@@ -47,9 +47,60 @@ relay() {
 
 count_ioctls() {
     for n in VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI KVM_RUN; do
-        echo "NESTED-COUNT $n $(grep -c "ioctl([0-9]*, ${n}[,)]" /tmp/strace.log)"
+        echo "NESTED-COUNT $n $(grep -c "ioctl([0-9]*, ${n}[,) ]" /tmp/strace.log)"
     done
     echo "NESTED-COUNT writev $(grep -c ' writev(' /tmp/strace.log)"
+}
+
+# Per round of a flapping scenario, the ioctls between L2's "round N"
+# markers.  QEMU writes L2's console one writev per byte, so the markers
+# sit at their exact place in the trace.
+count_rounds() {
+    awk '
+    function endline(   w, k) {
+        if (line ~ /NESTED-L2 round [0-9]+$/) {
+            k = split(line, w, " ")
+            round = w[k] + 0
+            if (round > last) { last = round }
+        } else if (line ~ /NESTED-L2 rounds done$/) {
+            round = 0
+        }
+        line = ""
+    }
+    function feed(s,   parts, n, i) {
+        gsub(/\\r/, "", s)
+        n = split(s, parts, /\\n/)
+        for (i = 1; i <= n; i++) {
+            line = line parts[i]
+            if (i < n) { endline() }
+        }
+    }
+    / writev\(/ {
+        rest = $0
+        while (match(rest, /iov_base="[^"]*"/)) {
+            feed(substr(rest, RSTART + 10, RLENGTH - 11))
+            rest = substr(rest, RSTART + RLENGTH)
+        }
+        next
+    }
+    round && /ioctl\([0-9]+, / {
+        for (i = 1; i <= 4; i++) {
+            if (index($0, ", " names[i] ",") || index($0, ", " names[i] ")") ||
+                index($0, ", " names[i] " <")) {
+                count[round, i]++
+            }
+        }
+    }
+    BEGIN {
+        split("VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI", names, " ")
+    }
+    END {
+        for (r = 1; r <= last; r++) {
+            printf "NESTED-ROUND %d", r
+            for (i = 1; i <= 4; i++) { printf " %s %d", names[i], count[r, i] + 0 }
+            printf "\n"
+        }
+    }' /tmp/strace.log
 }
 
 scn=$(arg scenario)
@@ -98,4 +149,5 @@ say "l2-exit $(cat /tmp/l2.rc)"
 # What L1's kernel said about the device while L2 ran (for failures).
 dmesg | grep -iE 'smmu|vfio|iommu|its' | tail -n 15 | sed 's/^/L1-DMESG-END| /'
 count_ioctls
+count_rounds
 finish 0

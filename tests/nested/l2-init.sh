@@ -64,6 +64,28 @@ dhcp() {
     fi
 }
 
+carrier_up() { [ "$(cat "/sys/class/net/$ifc/carrier" 2>/dev/null)" = 1 ]; }
+
+# After a lease, take the link down and up NESTED_FLAPS times; after each
+# round the gateway must answer ARP.  "round N" marks where each round
+# starts in L1's trace of its QEMU.
+flap() {
+    dhcp || return 1
+    ip addr add 10.0.2.15/24 dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+    n=1
+    while [ $n -le "$NESTED_FLAPS" ]; do
+        say "round $n"
+        { ip link set "$ifc" down && ip link set "$ifc" up; } ||
+            { say "FAIL round $n: ip link"; return 1; }
+        wait_for carrier_up || { say "FAIL round $n: no carrier"; return 1; }
+        arping -q -c 2 -w 10 -I "$ifc" 10.0.2.2 ||
+            { say "FAIL round $n: no ARP reply from 10.0.2.2"; return 1; }
+        n=$((n + 1))
+    done
+    say "rounds done"
+    say "flap ok $NESTED_FLAPS"
+}
+
 disk() {
     wait_for test -b /dev/nvme0n1 || { say "FAIL no /dev/nvme0n1"; return 1; }
     dd if=/dev/nvme0n1 of=/dev/null bs=4096 count=256 iflag=direct 2>/dev/null ||

@@ -132,6 +132,21 @@ l1_delta() {    # L1's vfio MSI-X count after minus before
     echo $((a - b))
 }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
+
+# link-flap: L1's per-round counts, "N SET_IRQS IRQFD GSI_ROUTING"
+rounds() {
+    sed -nE 's/^NESTED-ROUND ([0-9]+) VFIO_DEVICE_SET_IRQS ([0-9]+) KVM_IRQFD ([0-9]+) KVM_SET_GSI_ROUTING ([0-9]+) .*/\1 \2 \3 \4/p' "$log"
+}
+rounds_are() { [ "$(rounds | wc -l)" = "$1" ]; }
+# every round within the fork's targets
+rounds_on_target() {
+    [ -n "$(rounds)" ] && rounds | awk -v max="$NESTED_FLAP_MAX_IRQFD" \
+        '$2 != 0 || $4 != 0 || $3 > max { bad = 1 } END { exit bad }'
+}
+rounds_summary() {
+    rounds | awk '{ s += $2; i += $3; g += $4; n++ }
+        END { if (n) printf "per round (mean of %d): VFIO_DEVICE_SET_IRQS %.1f KVM_IRQFD %.1f KVM_SET_GSI_ROUTING %.1f", n, s / n, i / n, g / n }'
+}
 l1_delta_positive() { local d; d=$(l1_delta); [ "$d" != none ] && [ "$d" -gt 0 ]; }
 
 run() {
@@ -155,6 +170,8 @@ run() {
     check "L2: a KVM guest" has '^L2\| L2-DMESG\| .*smccc: KVM: hypervisor services detected'
     case "$SCN_TRAFFIC" in
     dhcp) check "L2: DHCP lease through the device" has '^L2\| NESTED-L2 dhcp ok$' ;;
+    flap) check "L2: $NESTED_FLAPS link flaps, the gateway answered after each" \
+        has "^L2\\| NESTED-L2 flap ok $NESTED_FLAPS$" ;;
     disk) check "L2: read the NVMe disk" has '^L2\| NESTED-L2 disk-read ok$' ;;
     raise) check "L2: device raised vector 0 $NESTED_RAISES times, none masked" \
         has "^L2\| NESTED-L2 raised $NESTED_RAISES masked 0$" ;;
@@ -178,6 +195,16 @@ run() {
     check "L1: ioctl counts reported" has '^NESTED-COUNT VFIO_DEVICE_SET_IRQS [0-9]+$'
     check "L1: finished" has '^NESTED-L1 done 0$'
     check "L0: exited with status 0 (got $rc)" test "$rc" = 0
+    if [ "$SCN_TRAFFIC" = flap ]; then
+        check "L1: ioctl counts of all $NESTED_FLAPS rounds" rounds_are "$NESTED_FLAPS"
+        if [ "$flavor" = fork ]; then
+            check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, 0 KVM_SET_GSI_ROUTING, at most $NESTED_FLAP_MAX_IRQFD KVM_IRQFD" \
+                rounds_on_target
+        fi
+        rounds | sed 's/^/  round /'
+        echo "  $(rounds_summary)"
+        rounds_summary > "$work/$scn-$flavor.rounds"
+    fi
 
     sed -n 's/^NESTED-COUNT //p' "$log" > "$work/$scn-$flavor.counts"
     if [ $failures -gt 0 ]; then
@@ -202,6 +229,11 @@ table() {
             f=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-fork.counts" 2>/dev/null || true)
             s=$(awk -v n="$name" '$1 == n { print $2 }' "$work/$scn-stock.counts" 2>/dev/null || true)
             printf '%-14s %-22s %8s %8s\n' "$scn" "$name" "${f:--}" "${s:--}"
+        done
+        for f in fork stock; do
+            if [ -f "$work/$scn-$f.rounds" ]; then
+                echo "$scn $f: $(cat "$work/$scn-$f.rounds")"
+            fi
         done
     done
 }

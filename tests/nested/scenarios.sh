@@ -5,7 +5,7 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu"
+NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu link-flap"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
@@ -39,13 +39,13 @@ nested_find_device() {
 #   SCN_L1_APPEND   more of L1's kernel command line
 #   SCN_L1_QEMU     more of L1's QEMU command line (the QEMU that runs L2)
 #   SCN_L2_MODULES  modules L2 loads, in order
-#   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk
-#                   or raise
+#   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
+#                   raise or flap
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
     case "$1" in
-    e1000e|gicv4|viommu)
+    e1000e|gicv4|viommu|link-flap)
         SCN_ID=8086:10d3
         SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
         SCN_L2_MODULES=e1000e
@@ -83,6 +83,9 @@ nested_scenario() {
         SCN_L1_QEMU="-device virtio-iommu-pci"
         SCN_L2_MODULES="virtio_iommu e1000e"
         ;;
+    link-flap)
+        SCN_TRAFFIC=flap
+        ;;
     esac
 }
 
@@ -92,3 +95,10 @@ nested_scenario() {
 # mapping.  The scenario counts arrivals in L1, at vfio-pci.
 NESTED_L2_ITS_DOORBELL=0x08090040
 NESTED_RAISES=5
+
+# link-flap: rounds of "ip link set down; up" in L2.  e1000e frees and
+# requests its three MSI-X vectors on each, which masks and unmasks them.
+NESTED_FLAPS=20
+# The fork's most KVM_IRQFD calls per round: a detach and an attach per
+# vector.  It makes no VFIO_DEVICE_SET_IRQS and no KVM_SET_GSI_ROUTING.
+NESTED_FLAP_MAX_IRQFD=6
