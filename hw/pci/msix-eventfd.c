@@ -432,6 +432,22 @@ static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
     }
 }
 
+void msix_eventfds_refresh_routes(MSIXEventfds *s)
+{
+    unsigned i;
+
+    msix_eventfds_begin(s);
+    for (i = 0; i < s->nr; i++) {
+        MSIXEventfdVector *v = &s->vec[i];
+
+        if (v->state == MSIX_EVENTFD_BYPASS && !update_route(v)) {
+            set_state(v, MSIX_EVENTFD_USERSPACE);
+            set_userspace_handler(v, true);
+        }
+    }
+    msix_eventfds_commit(s);
+}
+
 void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
 {
     MSIXEventfdVector *v = get_vector(s, vector);

@@ -160,6 +160,12 @@ static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
     return true;
 }
 
+/* The guest renumbered a bus above us: new DeviceID in the routes */
+static void requester_id_changed(PCIDevice *pdev)
+{
+    msix_eventfds_refresh_routes(vfio_msix_engine_eventfds(engine_of(pdev)));
+}
+
 static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
 {
     VFIOPCIDevice *vdev = container_of(n, VFIOPCIDevice, msix_exit);
@@ -192,6 +198,7 @@ bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp)
                                              vdev);
     /* The poll notifier keeps the emulated PBA accurate: always show it */
     memory_region_set_enabled(&pdev->msix_pba_mmio, true);
+    pdev->requester_id_notifier = requester_id_changed;
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
     qemu_add_exit_notifier(&vdev->msix_exit);
     trace_vfio_pci_msix_init(vdev->vbasedev.name, vdev->msix->entries,
@@ -203,6 +210,7 @@ bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp)
 void vfio_pci_msix_exit(VFIOPCIDevice *vdev)
 {
     if (vdev->msix_engine) {
+        vdev->pdev.requester_id_notifier = NULL;
         qemu_remove_exit_notifier(&vdev->msix_exit);
         vfio_msix_engine_free(vdev->msix_engine);
         vdev->msix_engine = NULL;
