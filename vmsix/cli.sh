@@ -7,7 +7,8 @@ usage() {
     cat <<USAGE
 usage: ./qemu-vmsix COMMAND
 
-  demo              build the fork and show an arm64 guest receiving MSI-X
+  demo              build the fork and show an arm64 KVM guest receiving
+                    MSI-X from a NIC passed through with vfio-pci (nested)
                     interrupts through the GICv3 ITS
   test [TIER...]    build what the tiers need and run them (default: all):
                     unit qtest build checkpatch nested; nested-full (the
@@ -85,7 +86,7 @@ cmd=${1:-}
 case "$cmd" in
 demo)
     setup
-    build fork-native
+    build fork-native fork-cross
     "$VMSIX_TOP/vmsix/demo.sh"
     ;;
 test) run_tests "$@" ;;
