@@ -633,6 +633,55 @@ static void wait_migration(QTestState *qts)
  * Migrate a device with a pending vector, counters and a running
  * automatic raiser; the destination must carry on where the source was.
  */
+/*
+ * Eventfd mode: raises of a masked vector that nobody looked at yet (no
+ * PBA read on the source) are in the saved PBA, and arrive once.
+ */
+static void test_migration_eventfd(void)
+{
+    const char *props = "vectors=64,eventfd=on";
+    g_autofree char *file = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src;
+    TestDev t;
+    int fd;
+
+    fd = g_file_open_tmp("msix-testdev-XXXXXX.mig", &file, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    testdev_start(&t, NULL, props);
+    msix_setup(&t);
+    vector_mask(&t, 40, true);
+    raise_vector(&t, 40);
+    raise_vector(&t, 40);
+    g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_MASKED), ==, 2);
+
+    src = t.qts;
+    uri = g_strdup_printf("file:%s", file);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': %s } }", uri);
+    wait_migration(src);
+    qtest_quit(src);
+
+    extra = g_strdup_printf("-incoming %s", uri);
+    t.qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
+                        "-device msix-testdev,addr=%d.0,%s",
+                        extra, TESTDEV_SLOT, props);
+    t.gbus.bus.qts = t.qts;
+    wait_migration(t.qts);
+
+    g_assert_true(pba_pending(&t, 40));
+    g_assert_cmpuint(sink_slot(&t, 40), ==, 0);
+    vector_mask(&t, 40, false);
+    wait_slot(&t, 40, 1);
+    g_assert_false(pba_pending(&t, 40));
+    g_assert_cmpuint(sink_total(&t), ==, 1);
+    testdev_stop(&t);
+    unlink(file);
+}
+
 static void test_migration(void)
 {
     const char *props = "vectors=64,layout=same-page";
@@ -773,6 +822,7 @@ int main(int argc, char **argv)
     qtest_add_func("/msix-testdev/all-vectors", test_all_vectors);
     qtest_add_func("/msix-testdev/disabled", test_disabled);
     qtest_add_func("/msix-testdev/eventfd", test_eventfd);
+    qtest_add_func("/msix-testdev/eventfd-migration", test_migration_eventfd);
     qtest_add_func("/msix-testdev/auto", test_auto);
     qtest_add_func("/msix-testdev/msi-intx", test_msi);
     qtest_add_func("/msix-testdev/migration", test_migration);
