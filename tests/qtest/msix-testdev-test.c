@@ -634,22 +634,44 @@ static void wait_migration(QTestState *qts)
  * automatic raiser; the destination must carry on where the source was.
  */
 /*
+ * Migrate @t's machine to a new one, with the same device properties
+ * @props, through a file.
+ */
+static void migrate_through_file(TestDev *t, const char *props)
+{
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *extra = NULL;
+    QTestState *src = t->qts;
+    int fd;
+
+    fd = g_file_open_tmp("msix-testdev-XXXXXX.mig", &file, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    uri = g_strdup_printf("file:%s", file);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': %s } }", uri);
+    wait_migration(src);
+    qtest_quit(src);
+
+    extra = g_strdup_printf("-incoming %s", uri);
+    t->qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
+                         "-device msix-testdev,addr=%d.0,%s",
+                         extra, TESTDEV_SLOT, props);
+    t->gbus.bus.qts = t->qts;
+    wait_migration(t->qts);
+    unlink(file);
+}
+
+/*
  * Eventfd mode: raises of a masked vector that nobody looked at yet (no
  * PBA read on the source) are in the saved PBA, and arrive once.
  */
 static void test_migration_eventfd(void)
 {
     const char *props = "vectors=64,eventfd=on";
-    g_autofree char *file = NULL;
-    g_autofree char *extra = NULL;
-    g_autofree char *uri = NULL;
-    QTestState *src;
     TestDev t;
-    int fd;
-
-    fd = g_file_open_tmp("msix-testdev-XXXXXX.mig", &file, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
 
     testdev_start(&t, NULL, props);
     msix_setup(&t);
@@ -658,19 +680,7 @@ static void test_migration_eventfd(void)
     raise_vector(&t, 40);
     g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_RAISE_MASKED), ==, 2);
 
-    src = t.qts;
-    uri = g_strdup_printf("file:%s", file);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': "
-                             "{ 'uri': %s } }", uri);
-    wait_migration(src);
-    qtest_quit(src);
-
-    extra = g_strdup_printf("-incoming %s", uri);
-    t.qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
-                        "-device msix-testdev,addr=%d.0,%s",
-                        extra, TESTDEV_SLOT, props);
-    t.gbus.bus.qts = t.qts;
-    wait_migration(t.qts);
+    migrate_through_file(&t, props);
 
     g_assert_true(pba_pending(&t, 40));
     g_assert_cmpuint(sink_slot(&t, 40), ==, 0);
@@ -679,23 +689,13 @@ static void test_migration_eventfd(void)
     g_assert_false(pba_pending(&t, 40));
     g_assert_cmpuint(sink_total(&t), ==, 1);
     testdev_stop(&t);
-    unlink(file);
 }
 
 static void test_migration(void)
 {
     const char *props = "vectors=64,layout=same-page";
-    g_autofree char *file = NULL;
-    g_autofree char *extra = NULL;
-    g_autofree char *uri = NULL;
-    QTestState *src;
     uint32_t ticks;
     TestDev t;
-    int fd;
-
-    fd = g_file_open_tmp("msix-testdev-XXXXXX.mig", &file, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
 
     testdev_start(&t, NULL, props);
     msix_setup(&t);
@@ -711,19 +711,7 @@ static void test_migration(void)
     qtest_clock_step(t.qts, 250 * 1000);
     g_assert_cmpuint(reg_read(&t, MSIX_TESTDEV_REG_AUTO_TICKS), ==, 2);
 
-    src = t.qts;
-    uri = g_strdup_printf("file:%s", file);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', 'arguments': "
-                             "{ 'uri': %s } }", uri);
-    wait_migration(src);
-    qtest_quit(src);
-
-    extra = g_strdup_printf("-incoming %s", uri);
-    t.qts = qtest_initf("-M virt,gic-version=3 -cpu max -nodefaults %s "
-                        "-device msix-testdev,addr=%d.0,%s",
-                        extra, TESTDEV_SLOT, props);
-    t.gbus.bus.qts = t.qts;
-    wait_migration(t.qts);
+    migrate_through_file(&t, props);
 
     g_assert_cmpuint(sink_slot(&t, 1), ==, 1);
     g_assert_cmpuint(sink_slot(&t, 40), ==, 0);
@@ -747,7 +735,6 @@ static void test_migration(void)
     g_assert_cmpuint(sink_slot(&t, 60), ==, ticks);
     g_assert_cmpuint(sink_slot(&t, 61), ==, ticks);
     testdev_stop(&t);
-    unlink(file);
 }
 
 /* device_add of msix-testdev with @args must fail with @msg */

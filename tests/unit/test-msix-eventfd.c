@@ -30,6 +30,16 @@ static void wait_latched(Fake *f, unsigned vector)
     }
 }
 
+/* Raise @vector and run the main loop until it delivered @count MSIs */
+static void raise_via_main_loop(Fake *f, unsigned vector, uint64_t count)
+{
+    fake_raise(f, vector);
+    while (f->v[vector].user_delivered < count) {
+        main_loop_wait(false);
+    }
+    g_assert_cmpuint(f->v[vector].user_delivered, ==, count);
+}
+
 static void stats_of(Fake *f, int vector, MSIXEventfdStats *st)
 {
     msix_eventfds_get_stats(f->s, vector, st);
@@ -166,11 +176,7 @@ static void test_route_failure_falls_back(void)
     g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
 
     /* Served from the main loop */
-    fake_raise(&f, 0);
-    while (!f.v[0].user_delivered) {
-        main_loop_wait(false);
-    }
-    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+    raise_via_main_loop(&f, 0, 1);
 
     /* The next unmask retries, fails again: counted, not lost */
     msix_eventfds_mask(f.s, 0);
@@ -221,11 +227,7 @@ static void test_attach_failure_falls_back(void)
     unmask(&f, 0);
     g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
     g_assert_cmpuint(f.route_releases, ==, 1);
-    fake_raise(&f, 0);
-    while (!f.v[0].user_delivered) {
-        main_loop_wait(false);
-    }
-    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+    raise_via_main_loop(&f, 0, 1);
     fake_cleanup(&f);
 }
 
@@ -289,10 +291,7 @@ static void test_refresh_routes(void)
     msix_eventfds_refresh_routes(f.s);
     g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
     g_assert_cmpint(msix_eventfds_state(f.s, 2), ==, MSIX_EVENTFD_MASKED);
-    fake_raise(&f, 0);
-    while (!f.v[0].user_delivered) {
-        main_loop_wait(false);
-    }
+    raise_via_main_loop(&f, 0, 1);
     g_assert_cmpuint(f.duplicates, ==, 0);
     fake_cleanup(&f);
 }
@@ -325,11 +324,7 @@ static void test_userspace_mode(void)
     fake_init(&f, 2, false);
     unmask(&f, 0);
     g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
-    fake_raise(&f, 0);
-    while (!f.v[0].user_delivered) {
-        main_loop_wait(false);
-    }
-    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+    raise_via_main_loop(&f, 0, 1);
 
     msix_eventfds_mask(f.s, 0);
     fake_raise(&f, 0);
