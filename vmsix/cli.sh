@@ -9,10 +9,10 @@ usage: ./qemu-vmsix COMMAND
 
   demo              build the fork and show an arm64 KVM guest receiving
                     MSI-X from a NIC passed through with vfio-pci (nested)
-                    interrupts through the GICv3 ITS
   test [TIER...]    build what the tiers need and run them (default: all):
-                    unit qtest build checkpatch nested; nested-full (the
-                    slower nested scenarios) only when named
+                    unit qtest build checkpatch payload nested;
+                    nested-full (the slower nested scenarios) only when
+                    named
   build [TARGET...] build fork-native (default), stock-native, fork-cross,
                     stock-cross
   prepare [--discard]   prepare the fork tree in _build/src/fork
@@ -58,15 +58,17 @@ PY
 
 run_tests() {
     local tiers=("$@") targets=() t
-    [ ${#tiers[@]} -gt 0 ] || tiers=(build checkpatch unit qtest nested)
+    [ ${#tiers[@]} -gt 0 ] || tiers=(build checkpatch unit qtest payload nested)
     for t in "${tiers[@]}"; do
         case "$t" in
         unit) targets+=(fork-native fork-cross) ;;
         qtest) targets+=(fork-native stock-native) ;;
         build) targets+=(fork-native stock-native fork-cross stock-cross) ;;
         checkpatch) targets+=(fork-native) ;;
-        nested|nested-full) targets+=(fork-native fork-cross stock-cross) ;;
-        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, nested, nested-full)" ;;
+        payload) targets+=(fork-native payload) ;;
+        nested) targets+=(fork-native fork-cross stock-cross) ;;
+        nested-full) targets+=(fork-native fork-cross stock-cross payload) ;;
+        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, payload, nested, nested-full)" ;;
         esac
     done
     setup
