@@ -66,7 +66,7 @@ run_tests() {
         build) targets+=(fork-native stock-native fork-cross stock-cross) ;;
         checkpatch) targets+=(fork-native) ;;
         payload) targets+=(fork-native payload) ;;
-        nested) targets+=(fork-native fork-cross stock-cross) ;;
+        nested) targets+=(fork-native fork-cross stock-cross payload) ;;
         nested-full) targets+=(fork-native fork-cross stock-cross payload) ;;
         *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, payload, nested, nested-full)" ;;
         esac
@@ -78,7 +78,10 @@ run_tests() {
     for t in "${tiers[@]}"; do args+=(--suite "$t"); done
     meson test -C "$VMSIX_BUILD" --no-rebuild --print-errorlogs "${args[@]}" || true
     case " ${tiers[*]} " in
-    *" nested "*|*" nested-full "*) "$VMSIX_TOP/tests/nested/nested.sh" table || true ;;
+    *" nested "*|*" nested-full "*)
+        "$VMSIX_TOP/tests/nested/nested.sh" table || true
+        "$VMSIX_TOP/tests/nested/payload/nested.sh" table || true
+        ;;
     esac
     summary
 }
