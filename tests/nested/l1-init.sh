@@ -128,13 +128,15 @@ group=$(basename "$(readlink "$dev/iommu_group")")
 unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
 say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
 
-# SCN_L1_QEMU is a list of options.
+# SCN_L1_QEMU is a list of options.  It goes before the vfio-pci device:
+# a vIOMMU must exist when the devices behind it are realized, or they
+# get the plain address space (and DMA to L2's IOVAs faults in L1).
 # shellcheck disable=SC2086
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn" \
-    -device "vfio-pci,host=$bdf" $SCN_L1_QEMU
+    $SCN_L1_QEMU -device "vfio-pci,host=$bdf"
 say "qemu $flavor $*"
 mkfifo /tmp/l2-input
 exec 3<>/tmp/l2-input
