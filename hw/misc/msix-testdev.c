@@ -193,16 +193,6 @@ static void msix_testdev_requester_id_changed(PCIDevice *pdev)
     msix_eventfds_refresh_routes(MSIX_TESTDEV(pdev)->efds);
 }
 
-EventNotifier *msix_testdev_get_notifier(PCIDevice *pdev, unsigned vector)
-{
-    MsixTestdevState *s = MSIX_TESTDEV(pdev);
-
-    if (!s->efds || vector >= s->vectors) {
-        return NULL;
-    }
-    return msix_eventfds_notifier(s->efds, vector);
-}
-
 static void msix_testdev_auto_stop(MsixTestdevState *s)
 {
     if (s->auto_running) {

@@ -68,7 +68,7 @@ static const char *const state_names[] = {
     [MSIX_EVENTFD_USERSPACE] = "userspace",
 };
 
-const char *msix_eventfds_state_name(MSIXEventfdState state)
+static const char *state_name(MSIXEventfdState state)
 {
     return state < ARRAY_SIZE(state_names) ? state_names[state] : "?";
 }
@@ -82,8 +82,7 @@ static void set_state(MSIXEventfdVector *v, MSIXEventfdState state)
 {
     if (v->state != state) {
         trace_msix_eventfds_state(v->s->name, vector_nr(v),
-                                  msix_eventfds_state_name(v->state),
-                                  msix_eventfds_state_name(state));
+                                  state_name(v->state), state_name(state));
         v->state = state;
     }
 }
@@ -109,6 +108,17 @@ static bool take_latched(MSIXEventfds *s, unsigned vector)
     return qatomic_fetch_and(&s->latched[BIT_WORD(vector)], ~mask) & mask;
 }
 
+/* Record @count signals of masked @v as pending; s->lock held */
+static void add_latched(MSIXEventfdVector *v, uint64_t count)
+{
+    MSIXEventfds *s = v->s;
+
+    set_bit_atomic(vector_nr(v), s->latched);
+    v->signals += count;
+    v->stats.latched += count;
+    trace_msix_eventfds_latch(s->name, vector_nr(v), count);
+}
+
 /* Poller thread, s->lock held */
 static void latch(MSIXEventfds *s, unsigned vector)
 {
@@ -125,10 +135,7 @@ static void latch(MSIXEventfds *s, unsigned vector)
     }
     count = drain(v);
     if (count) {
-        set_bit_atomic(vector, s->latched);
-        v->signals += count;
-        v->stats.latched += count;
-        trace_msix_eventfds_latch(s->name, vector, count);
+        add_latched(v, count);
         if (s->ops->latched) {
             s->ops->latched(s->opaque, vector);
         }
@@ -138,15 +145,12 @@ static void latch(MSIXEventfds *s, unsigned vector)
 /* BQL side, @v unwatched: count what arrived since the poller let go */
 static void latch_drained(MSIXEventfdVector *v)
 {
-    MSIXEventfds *s = v->s;
     uint64_t count = drain(v);
 
     if (count) {
-        qemu_mutex_lock(&s->lock);
-        set_bit_atomic(vector_nr(v), s->latched);
-        v->signals += count;
-        v->stats.latched += count;
-        qemu_mutex_unlock(&s->lock);
+        qemu_mutex_lock(&v->s->lock);
+        add_latched(v, count);
+        qemu_mutex_unlock(&v->s->lock);
     }
 }
 
@@ -304,16 +308,25 @@ static bool attach_irqfd(MSIXEventfdVector *v, Error **errp)
     return true;
 }
 
+static void serve_from_main_loop(MSIXEventfdVector *v)
+{
+    set_state(v, MSIX_EVENTFD_USERSPACE);
+    set_userspace_handler(v, true);
+}
+
 static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
     detach_irqfd(v);
     release_route(v);
     report_failure(v, err);
-    set_state(v, MSIX_EVENTFD_USERSPACE);
-    set_userspace_handler(v, true);
+    serve_from_main_loop(v);
 }
 
-/* Point @v's route at its message; false if it has no route. */
+/*
+ * Point @v's route at its message.  False if there is no in-kernel
+ * irqchip, or if the route was refused: @v is then served by the main
+ * loop.
+ */
 static bool update_route(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
@@ -327,9 +340,7 @@ static bool update_route(MSIXEventfdVector *v)
     virq = s->ops->route_set(s->opaque, vector_nr(v), v->virq, v->msg,
                              &changed, &err);
     if (virq < 0) {
-        detach_irqfd(v);
-        release_route(v);
-        report_failure(v, err);
+        fall_back_to_userspace(v, err);
         return false;
     }
     trace_msix_eventfds_route(s->name, vector_nr(v), virq, changed);
@@ -426,9 +437,8 @@ static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
         return;
     }
     v->msg = msg;
-    if (v->state == MSIX_EVENTFD_BYPASS && !update_route(v)) {
-        set_state(v, MSIX_EVENTFD_USERSPACE);
-        set_userspace_handler(v, true);
+    if (v->state == MSIX_EVENTFD_BYPASS) {
+        update_route(v);
     }
 }
 
@@ -438,11 +448,8 @@ void msix_eventfds_refresh_routes(MSIXEventfds *s)
 
     msix_eventfds_begin(s);
     for (i = 0; i < s->nr; i++) {
-        MSIXEventfdVector *v = &s->vec[i];
-
-        if (v->state == MSIX_EVENTFD_BYPASS && !update_route(v)) {
-            set_state(v, MSIX_EVENTFD_USERSPACE);
-            set_userspace_handler(v, true);
+        if (s->vec[i].state == MSIX_EVENTFD_BYPASS) {
+            update_route(&s->vec[i]);
         }
     }
     msix_eventfds_commit(s);
@@ -472,9 +479,8 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
 
     if (update_route(v)) {
         set_state(v, MSIX_EVENTFD_BYPASS);
-    } else {
-        set_state(v, MSIX_EVENTFD_USERSPACE);
-        set_userspace_handler(v, true);
+    } else if (v->state != MSIX_EVENTFD_USERSPACE) {
+        serve_from_main_loop(v);
     }
     set_bit(vector, s->deferred);
     msix_eventfds_commit(s);

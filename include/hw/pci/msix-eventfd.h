@@ -106,7 +106,6 @@ void msix_eventfds_stop_poller(MSIXEventfds *s);
 unsigned msix_eventfds_nr(MSIXEventfds *s);
 EventNotifier *msix_eventfds_notifier(MSIXEventfds *s, unsigned vector);
 MSIXEventfdState msix_eventfds_state(MSIXEventfds *s, unsigned vector);
-const char *msix_eventfds_state_name(MSIXEventfdState state);
 
 /*
  * Unmask @vector with message @msg: stop watching it, drain it, update
