@@ -31,7 +31,9 @@ void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
 void kvm_route_table_destroy(KVMRouteTable *t)
 {
     g_free(t->routes);
+    g_free(t->owners);
     t->routes = NULL;
+    t->owners = NULL;
     t->allocated = 0;
 }
 
@@ -61,6 +63,7 @@ static void kvm_route_table_grow(KVMRouteTable *t)
 
     t->routes = g_realloc(t->routes, sizeof(*t->routes) +
                           n * sizeof(t->routes->entries[0]));
+    t->owners = g_renew(const void *, t->owners, n);
     t->allocated = n;
 }
 
@@ -78,6 +81,7 @@ bool kvm_route_table_set(KVMRouteTable *t,
         if (t->routes->nr == t->allocated) {
             kvm_route_table_grow(t);
         }
+        t->owners[t->routes->nr] = NULL;
         t->routes->entries[t->routes->nr++] = *entry;
     }
     t->dirty = true;
@@ -93,6 +97,7 @@ bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi)
     /* Keep the table dense: the last entry fills the hole. */
     while ((i = kvm_route_table_index(t, gsi)) >= 0) {
         t->routes->entries[i] = t->routes->entries[--t->routes->nr];
+        t->owners[i] = t->owners[t->routes->nr];
         changed = true;
     }
     if (changed) {
@@ -100,6 +105,38 @@ bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi)
         trace_kvm_route_table_remove(gsi);
     }
     return changed;
+}
+
+void kvm_route_table_set_owner(KVMRouteTable *t, uint32_t gsi,
+                               const void *owner)
+{
+    int i = kvm_route_table_index(t, gsi);
+
+    if (i >= 0) {
+        t->owners[i] = owner;
+    }
+}
+
+unsigned int kvm_route_table_set_devid(KVMRouteTable *t, const void *owner,
+                                       uint32_t devid)
+{
+    unsigned int i, n = 0;
+
+    for (i = 0; i < t->routes->nr; i++) {
+        struct kvm_irq_routing_entry *e = &t->routes->entries[i];
+
+        if (t->owners[i] != owner || e->type != KVM_IRQ_ROUTING_MSI ||
+            !(e->flags & KVM_MSI_VALID_DEVID) || e->u.msi.devid == devid) {
+            continue;
+        }
+        trace_kvm_route_table_set_devid(e->gsi, e->u.msi.devid, devid);
+        e->u.msi.devid = devid;
+        n++;
+    }
+    if (n) {
+        t->dirty = true;
+    }
+    return n;
 }
 
 void kvm_route_table_begin(KVMRouteTable *t)

@@ -188,11 +188,6 @@ static void msix_testdev_vector_poll(PCIDevice *pdev, unsigned int start,
     msix_eventfds_poll(MSIX_TESTDEV(pdev)->efds, start, end - start);
 }
 
-static void msix_testdev_requester_id_changed(PCIDevice *pdev)
-{
-    msix_eventfds_refresh_routes(MSIX_TESTDEV(pdev)->efds);
-}
-
 static void msix_testdev_auto_stop(MsixTestdevState *s)
 {
     if (s->auto_running) {
@@ -656,7 +651,6 @@ static bool msix_testdev_init_eventfd(MsixTestdevState *s, Error **errp)
         return false;
     }
     msix_testdev_mask_all(s);
-    pdev->requester_id_notifier = msix_testdev_requester_id_changed;
     msix_set_vector_notifiers(pdev, msix_testdev_vector_use,
                               msix_testdev_vector_release,
                               msix_testdev_vector_poll);
@@ -666,7 +660,6 @@ static bool msix_testdev_init_eventfd(MsixTestdevState *s, Error **errp)
 static void msix_testdev_fini_eventfd(MsixTestdevState *s)
 {
     if (s->efds) {
-        PCI_DEVICE(s)->requester_id_notifier = NULL;
         msix_unset_vector_notifiers(PCI_DEVICE(s));
         g_clear_pointer(&s->efds, msix_eventfds_free);
     }

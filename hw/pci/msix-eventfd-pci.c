@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix-eventfd.h"
@@ -72,26 +73,68 @@ static void pci_irqfd_detach(void *opaque, EventNotifier *n, int virq)
     kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, n, virq);
 }
 
+/*
+ * The vectors are MSI-X vectors while MSI-X is on, else MSI vectors (a
+ * device turns at most one of them on).
+ */
+static bool msix_mode(PCIDevice *dev)
+{
+    return msix_enabled(dev);
+}
+
 static void pci_deliver(void *opaque, unsigned vector)
 {
-    msix_notify(opaque, vector);
+    if (msix_mode(opaque)) {
+        msix_notify(opaque, vector);
+    } else if (msi_enabled(opaque)) {
+        msi_notify(opaque, vector);
+    }
 }
 
 static void pci_set_pending(void *opaque, unsigned vector)
 {
-    msix_set_pending(opaque, vector);
+    if (msix_mode(opaque)) {
+        msix_set_pending(opaque, vector);
+    } else if (msi_enabled(opaque)) {
+        /* Sets the pending bit while masked, delivers otherwise */
+        msi_notify(opaque, vector);
+    }
+}
+
+/* MSI pending bits exist only with per-vector masking */
+static uint8_t *msi_pending_bits(PCIDevice *dev)
+{
+    uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
+
+    if (!(flags & PCI_MSI_FLAGS_MASKBIT)) {
+        return NULL;
+    }
+    return dev->config + dev->msi_cap + (flags & PCI_MSI_FLAGS_64BIT ?
+                                         PCI_MSI_PENDING_64 :
+                                         PCI_MSI_PENDING_32);
 }
 
 static bool pci_take_pending(void *opaque, unsigned vector)
 {
     PCIDevice *dev = opaque;
-    uint8_t bit = 1 << (vector % 8);
-    bool pending = dev->msix_pba[vector / 8] & bit;
+    uint8_t *bits;
+    uint32_t bit;
 
-    if (pending) {
+    if (msix_mode(dev)) {
+        bit = 1 << (vector % 8);
+        if (!(dev->msix_pba[vector / 8] & bit)) {
+            return false;
+        }
         msix_clr_pending(dev, vector);
+        return true;
     }
-    return pending;
+    bits = msi_enabled(dev) ? msi_pending_bits(dev) : NULL;
+    bit = 1U << vector;
+    if (!bits || !(pci_get_long(bits) & bit)) {
+        return false;
+    }
+    pci_set_long(bits, pci_get_long(bits) & ~bit);
+    return true;
 }
 
 static const MSIXEventfdOps pci_kvm_ops = {

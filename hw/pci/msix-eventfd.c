@@ -442,19 +442,6 @@ static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
     }
 }
 
-void msix_eventfds_refresh_routes(MSIXEventfds *s)
-{
-    unsigned i;
-
-    msix_eventfds_begin(s);
-    for (i = 0; i < s->nr; i++) {
-        if (s->vec[i].state == MSIX_EVENTFD_BYPASS) {
-            update_route(&s->vec[i]);
-        }
-    }
-    msix_eventfds_commit(s);
-}
-
 void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
 {
     MSIXEventfdVector *v = get_vector(s, vector);

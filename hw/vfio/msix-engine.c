@@ -22,6 +22,7 @@
 struct VFIOMSIXEngine {
     char *name;
     unsigned nr;
+    unsigned active;            /* vectors [0, active) can be enabled */
     MSIXEventfds *efds;
     VFIOMSIXAlloc alloc;
     const VFIOMSIXHostOps *ops;
@@ -75,12 +76,12 @@ static void host_enable(VFIOMSIXEngine *e)
     unsigned i;
 
     if (e->alloc == VFIO_MSIX_ALLOC_TABLE) {
-        fds = g_new(int32_t, e->nr);
-        for (i = 0; i < e->nr; i++) {
+        fds = g_new(int32_t, e->active);
+        for (i = 0; i < e->active; i++) {
             fds[i] = trigger_fd(e, i);
         }
-        if (set_triggers(e, 0, e->nr, fds, &err)) {
-            bitmap_fill(e->host_vec, e->nr);
+        if (set_triggers(e, 0, e->active, fds, &err)) {
+            bitmap_fill(e->host_vec, e->active);
         }
     } else {
         /*
@@ -149,7 +150,7 @@ static void host_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
 
 static void reconcile_vector(VFIOMSIXEngine *e, unsigned vector)
 {
-    if (!e->enabled) {
+    if (!e->enabled || vector >= e->active) {
         msix_eventfds_release(e->efds, vector);
     } else if (test_bit(vector, e->unmasked)) {
         host_alloc_vector(e, vector);
@@ -209,6 +210,16 @@ void vfio_msix_engine_reconcile(VFIOMSIXEngine *e)
     vfio_msix_engine_commit(e);
 }
 
+void vfio_msix_engine_set_vectors(VFIOMSIXEngine *e, unsigned nr,
+                                  VFIOMSIXAlloc alloc)
+{
+    assert(!e->enabled && nr > 0 && nr <= e->nr);
+    e->active = nr;
+    e->alloc = alloc;
+    trace_vfio_msix_engine_set_vectors(e->name, nr,
+                                       alloc == VFIO_MSIX_ALLOC_TABLE);
+}
+
 void vfio_msix_engine_set_enabled(VFIOMSIXEngine *e, bool enabled)
 {
     trace_vfio_msix_engine_enable(e->name, enabled);
@@ -222,7 +233,7 @@ void vfio_msix_engine_set_enabled(VFIOMSIXEngine *e, bool enabled)
 void vfio_msix_engine_set_vector(VFIOMSIXEngine *e, unsigned vector,
                                  bool unmasked, MSIMessage msg)
 {
-    assert(vector < e->nr);
+    assert(vector < e->active);
     trace_vfio_msix_engine_vector(e->name, vector, unmasked, msg.address,
                                   msg.data);
     if (unmasked) {
@@ -266,6 +277,7 @@ VFIOMSIXEngine *vfio_msix_engine_new(const char *name, MSIXEventfds *efds,
     e->name = g_strdup(name);
     e->efds = efds;
     e->nr = msix_eventfds_nr(efds);
+    e->active = e->nr;
     e->alloc = alloc;
     e->ops = ops;
     e->opaque = opaque;

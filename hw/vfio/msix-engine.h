@@ -58,7 +58,16 @@ VFIOMSIXEngine *vfio_msix_engine_new(const char *name, MSIXEventfds *efds,
                                      void *opaque);
 void vfio_msix_engine_free(VFIOMSIXEngine *e);
 
-/* The guest turned MSI-X on or off. */
+/*
+ * What the next enable brings up: vectors [0, @nr) (MSI-X: the whole
+ * table, MSI: the vectors the guest enabled), allocated in the host by
+ * @alloc.  Only while disabled; by default every vector, with the policy
+ * given at creation.
+ */
+void vfio_msix_engine_set_vectors(VFIOMSIXEngine *e, unsigned nr,
+                                  VFIOMSIXAlloc alloc);
+
+/* The guest turned MSI-X (or MSI) on or off. */
 void vfio_msix_engine_set_enabled(VFIOMSIXEngine *e, bool enabled);
 
 /*

@@ -1,13 +1,15 @@
 /*
- * vfio-pci MSI-X through the MSI-X engine
+ * vfio-pci MSI-X and MSI through the MSI-X engine
  *
  * Copyright (c) 2026 The qemu-vmsix authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The glue between a VFIOPCIDevice, the MSI-X core's vector notifiers and
- * the engine (msix-engine.c).  "x-msix-poller=off" leaves the device on
- * the historical code in pci.c.
+ * The glue between a VFIOPCIDevice, the MSI-X core's vector notifiers,
+ * the MSI capability and the engine (msix-engine.c).  A device has one
+ * engine and one set of eventfds, used by MSI-X or MSI, whichever the
+ * guest turned on.  "x-msix-poller=off" leaves the device on the
+ * historical code in pci.c.
  */
 
 #include "qemu/osdep.h"
@@ -15,6 +17,8 @@
 #include <linux/vfio.h>
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/range.h"
+#include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msix-eventfd.h"
 #include "system/runstate.h"
@@ -22,23 +26,32 @@
 #include "pci-msix.h"
 #include "trace.h"
 
+static int host_irq_index(VFIOPCIDevice *vdev)
+{
+    return vdev->interrupt == VFIO_INT_MSI ? VFIO_PCI_MSI_IRQ_INDEX
+                                           : VFIO_PCI_MSIX_IRQ_INDEX;
+}
+
 static int host_set_triggers(void *opaque, unsigned start, unsigned count,
                              const int32_t *fds, Error **errp)
 {
     VFIOPCIDevice *vdev = opaque;
+    int index = host_irq_index(vdev);
     size_t argsz = sizeof(struct vfio_irq_set) + count * sizeof(int32_t);
     g_autofree struct vfio_irq_set *irq_set = g_malloc0(argsz);
 
     irq_set->argsz = argsz;
     irq_set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-    irq_set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    irq_set->index = index;
     irq_set->start = start;
     irq_set->count = count;
     memcpy(&irq_set->data, fds, count * sizeof(int32_t));
 
     if (ioctl(vdev->vbasedev.fd, VFIO_DEVICE_SET_IRQS, irq_set)) {
-        error_setg_errno(errp, errno, "VFIO_DEVICE_SET_IRQS of MSI-X "
-                         "vectors %u-%u", start, start + count - 1);
+        error_setg_errno(errp, errno, "VFIO_DEVICE_SET_IRQS of %s "
+                         "vectors %u-%u",
+                         index == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "MSI-X",
+                         start, start + count - 1);
         return -errno;
     }
     return 0;
@@ -48,7 +61,7 @@ static void host_disable(void *opaque)
 {
     VFIOPCIDevice *vdev = opaque;
 
-    vfio_disable_irqindex(&vdev->vbasedev, VFIO_PCI_MSIX_IRQ_INDEX);
+    vfio_disable_irqindex(&vdev->vbasedev, host_irq_index(vdev));
 }
 
 static const VFIOMSIXHostOps vfio_pci_msix_host_ops = {
@@ -81,9 +94,36 @@ static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
                        end - start);
 }
 
+static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
+                        Error **errp)
+{
+    const char *policy = vdev->msix_alloc ? vdev->msix_alloc : "auto";
+
+    if (!strcmp(policy, "auto")) {
+        *alloc = vdev->msix->noresize ? VFIO_MSIX_ALLOC_TABLE
+                                      : VFIO_MSIX_ALLOC_VECTOR;
+    } else if (!strcmp(policy, "table")) {
+        *alloc = VFIO_MSIX_ALLOC_TABLE;
+    } else if (!strcmp(policy, "vector")) {
+        if (vdev->msix->noresize) {
+            error_setg(errp, "x-msix-alloc=vector needs a host that adds "
+                       "MSI-X vectors while MSI-X is on; this one reports "
+                       "VFIO_IRQ_INFO_NORESIZE");
+            return false;
+        }
+        *alloc = VFIO_MSIX_ALLOC_VECTOR;
+    } else {
+        error_setg(errp, "x-msix-alloc must be auto, table or vector, "
+                   "not '%s'", policy);
+        return false;
+    }
+    return true;
+}
+
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
+    VFIOMSIXAlloc alloc;
     unsigned i;
 
     vdev->interrupt = VFIO_INT_MSIX;
@@ -91,7 +131,11 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_use(pdev, i);
     }
+    /* Checked at realize */
+    parse_alloc(vdev, &alloc, &error_abort);
     vfio_msix_engine_begin(vdev->msix_engine);
+    vfio_msix_engine_set_vectors(vdev->msix_engine, vdev->msix->entries,
+                                 alloc);
     vfio_msix_engine_set_enabled(vdev->msix_engine, true);
     msix_set_vector_notifiers(pdev, vector_use, vector_release, vector_poll);
     vfio_msix_engine_commit(vdev->msix_engine);
@@ -134,36 +178,57 @@ void vfio_pci_msix_sync(VFIOPCIDevice *vdev)
     }
 }
 
-static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
-                        Error **errp)
+/* MSI: each vector follows its mask bit and its message */
+static void msi_follow_guest(VFIOPCIDevice *vdev)
 {
-    const char *policy = vdev->msix_alloc ? vdev->msix_alloc : "auto";
+    PCIDevice *pdev = &vdev->pdev;
+    unsigned i, nr = msi_nr_vectors_allocated(pdev);
 
-    if (!strcmp(policy, "auto")) {
-        *alloc = vdev->msix->noresize ? VFIO_MSIX_ALLOC_TABLE
-                                      : VFIO_MSIX_ALLOC_VECTOR;
-    } else if (!strcmp(policy, "table")) {
-        *alloc = VFIO_MSIX_ALLOC_TABLE;
-    } else if (!strcmp(policy, "vector")) {
-        if (vdev->msix->noresize) {
-            error_setg(errp, "x-msix-alloc=vector needs a host that adds "
-                       "MSI-X vectors while MSI-X is on; this one reports "
-                       "VFIO_IRQ_INFO_NORESIZE");
-            return false;
-        }
-        *alloc = VFIO_MSIX_ALLOC_VECTOR;
-    } else {
-        error_setg(errp, "x-msix-alloc must be auto, table or vector, "
-                   "not '%s'", policy);
-        return false;
+    for (i = 0; i < nr; i++) {
+        vfio_msix_engine_set_vector(vdev->msix_engine, i,
+                                    !msi_is_masked(pdev, i),
+                                    msi_get_message(pdev, i));
     }
-    return true;
 }
 
-/* The guest renumbered a bus above us: new DeviceID in the routes */
-static void requester_id_changed(PCIDevice *pdev)
+void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
 {
-    msix_eventfds_refresh_routes(vfio_msix_engine_eventfds(engine_of(pdev)));
+    unsigned nr = msi_nr_vectors_allocated(&vdev->pdev);
+
+    vdev->interrupt = VFIO_INT_MSI;
+    /* The host cannot add MSI vectors later: all of them at once */
+    vfio_msix_engine_begin(vdev->msix_engine);
+    vfio_msix_engine_set_vectors(vdev->msix_engine, nr,
+                                 VFIO_MSIX_ALLOC_TABLE);
+    vfio_msix_engine_set_enabled(vdev->msix_engine, true);
+    msi_follow_guest(vdev);
+    vfio_msix_engine_commit(vdev->msix_engine);
+    trace_vfio_msi_enable(vdev->vbasedev.name, nr);
+}
+
+void vfio_pci_msi_update(VFIOPCIDevice *vdev)
+{
+    vfio_msix_engine_begin(vdev->msix_engine);
+    msi_follow_guest(vdev);
+    vfio_msix_engine_commit(vdev->msix_engine);
+}
+
+void vfio_pci_msi_disable(VFIOPCIDevice *vdev)
+{
+    vfio_msix_engine_set_enabled(vdev->msix_engine, false);
+    vdev->interrupt = VFIO_INT_NONE;
+    trace_vfio_msi_disable(vdev->vbasedev.name);
+}
+
+void vfio_pci_msi_poll(VFIOPCIDevice *vdev, uint32_t addr, int len)
+{
+    PCIDevice *pdev = &vdev->pdev;
+
+    if (vdev->msix_engine && vdev->interrupt == VFIO_INT_MSI &&
+        ranges_overlap(addr, len, pdev->msi_cap, vdev->msi_cap_size)) {
+        msix_eventfds_poll(vfio_msix_engine_eventfds(vdev->msix_engine), 0,
+                           msi_nr_vectors_allocated(pdev));
+    }
 }
 
 static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
@@ -173,21 +238,39 @@ static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
     msix_eventfds_stop_poller(vfio_msix_engine_eventfds(vdev->msix_engine));
 }
 
-bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp)
+/* How many vectors the MSI capability offers */
+static unsigned msi_max_vectors(PCIDevice *pdev)
+{
+    uint16_t flags;
+
+    if (!msi_present(pdev)) {
+        return 0;
+    }
+    flags = pci_get_word(pdev->config + pdev->msi_cap + PCI_MSI_FLAGS);
+    return 1U << ((flags & PCI_MSI_FLAGS_QMASK) >> ctz32(PCI_MSI_FLAGS_QMASK));
+}
+
+bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
 {
     PCIDevice *pdev = &vdev->pdev;
-    VFIOMSIXAlloc alloc;
+    bool has_msix = vdev->msix && msix_present(pdev);
+    VFIOMSIXAlloc alloc = VFIO_MSIX_ALLOC_TABLE;
     MSIXEventfds *efds;
+    unsigned nr;
 
     /* Machines with paravirt MSI-X setup leave the table to the device */
-    if (!vdev->msix_poller || !vdev->msix || !msix_present(pdev) ||
-        !pdev->msix_table_mmio.enabled) {
+    if (!vdev->msix_poller ||
+        (has_msix && !pdev->msix_table_mmio.enabled)) {
         return true;
     }
-    if (!parse_alloc(vdev, &alloc, errp)) {
+    nr = MAX(has_msix ? vdev->msix->entries : 0, msi_max_vectors(pdev));
+    if (!nr) {
+        return true;
+    }
+    if (has_msix && !parse_alloc(vdev, &alloc, errp)) {
         return false;
     }
-    efds = msix_eventfds_new(vdev->vbasedev.name, vdev->msix->entries,
+    efds = msix_eventfds_new(vdev->vbasedev.name, nr,
                              msix_eventfds_pci_ops(!vdev->no_kvm_msix), pdev,
                              errp);
     if (!efds) {
@@ -196,21 +279,21 @@ bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp)
     vdev->msix_engine = vfio_msix_engine_new(vdev->vbasedev.name, efds,
                                              alloc, &vfio_pci_msix_host_ops,
                                              vdev);
-    /* The poll notifier keeps the emulated PBA accurate: always show it */
-    memory_region_set_enabled(&pdev->msix_pba_mmio, true);
-    pdev->requester_id_notifier = requester_id_changed;
+    if (has_msix) {
+        /* The poll notifier keeps the emulated PBA accurate: show it */
+        memory_region_set_enabled(&pdev->msix_pba_mmio, true);
+    }
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
     qemu_add_exit_notifier(&vdev->msix_exit);
-    trace_vfio_pci_msix_init(vdev->vbasedev.name, vdev->msix->entries,
-                             alloc == VFIO_MSIX_ALLOC_TABLE ? "table"
-                                                            : "vector");
+    trace_vfio_pci_msi_engine_init(vdev->vbasedev.name, nr,
+                                   alloc == VFIO_MSIX_ALLOC_TABLE ? "table"
+                                                                  : "vector");
     return true;
 }
 
-void vfio_pci_msix_exit(VFIOPCIDevice *vdev)
+void vfio_pci_msi_engine_exit(VFIOPCIDevice *vdev)
 {
     if (vdev->msix_engine) {
-        vdev->pdev.requester_id_notifier = NULL;
         qemu_remove_exit_notifier(&vdev->msix_exit);
         vfio_msix_engine_free(vdev->msix_engine);
         vdev->msix_engine = NULL;

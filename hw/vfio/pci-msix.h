@@ -1,5 +1,5 @@
 /*
- * vfio-pci MSI-X through the MSI-X engine
+ * vfio-pci MSI-X and MSI through the MSI-X engine
  *
  * Copyright (c) 2026 The qemu-vmsix authors
  *
@@ -14,11 +14,11 @@
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
 /*
- * At realize, once msix_init() succeeded: set up the engine unless
- * x-msix-poller=off.  Fails on a bad x-msix-alloc.
+ * At realize, once the MSI and MSI-X capabilities are set up: set up the
+ * engine unless x-msix-poller=off.  Fails on a bad x-msix-alloc.
  */
-bool vfio_pci_msix_init(VFIOPCIDevice *vdev, Error **errp);
-void vfio_pci_msix_exit(VFIOPCIDevice *vdev);
+bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp);
+void vfio_pci_msi_engine_exit(VFIOPCIDevice *vdev);
 
 /* The guest turned MSI-X on or off; only with vdev->msix_engine. */
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev);
@@ -28,7 +28,22 @@ void vfio_pci_msix_disable(VFIOPCIDevice *vdev);
 void vfio_pci_msix_begin(VFIOPCIDevice *vdev);
 void vfio_pci_msix_commit(VFIOPCIDevice *vdev);
 
-/* Before the PBA is saved: latched interrupts into the PBA */
+/*
+ * The guest turned MSI on or off, or wrote the MSI capability while MSI
+ * is on; only with vdev->msix_engine.
+ */
+void vfio_pci_msi_enable(VFIOPCIDevice *vdev);
+void vfio_pci_msi_disable(VFIOPCIDevice *vdev);
+void vfio_pci_msi_update(VFIOPCIDevice *vdev);
+
+/*
+ * Before the guest reads config space at [@addr, @addr + @len): if that
+ * covers the MSI capability, latch the masked vectors' interrupts into
+ * its pending bits.
+ */
+void vfio_pci_msi_poll(VFIOPCIDevice *vdev, uint32_t addr, int len);
+
+/* Before the PBA is saved: latched interrupts into the PBA (or MSI's) */
 void vfio_pci_msix_sync(VFIOPCIDevice *vdev);
 
 /*

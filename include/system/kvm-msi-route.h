@@ -27,6 +27,7 @@ typedef struct KVMRouteStats {
 
 typedef struct KVMRouteTable {
     struct kvm_irq_routing *routes;
+    const void **owners;        /* per entry: who set it, or NULL */
     unsigned int allocated;
     unsigned int batch_depth;
     bool dirty;
@@ -48,6 +49,21 @@ bool kvm_route_table_set(KVMRouteTable *t,
 
 /* Remove every entry of @gsi.  Returns true if the table changed. */
 bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi);
+
+/*
+ * Remember who set the entry of @gsi (a PCI device, for MSI routes), so
+ * that kvm_route_table_set_devid() finds it; a new entry has none.
+ */
+void kvm_route_table_set_owner(KVMRouteTable *t, uint32_t gsi,
+                               const void *owner);
+
+/*
+ * The requester ID of @owner became @devid: rewrite the DeviceID of its
+ * MSI routes that carry one.  Returns how many changed; the table then
+ * needs a commit.
+ */
+unsigned int kvm_route_table_set_devid(KVMRouteTable *t, const void *owner,
+                                       uint32_t devid);
 
 const struct kvm_irq_routing_entry *
 kvm_route_table_find(const KVMRouteTable *t, uint32_t gsi);

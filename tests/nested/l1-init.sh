@@ -21,9 +21,9 @@ fail() {
 }
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
 
-# Sum of the CPU columns of L1's vfio MSI-X lines for the device.
+# Sum of the CPU columns of L1's vfio MSI-X (or MSI) lines for the device.
 vfio_sum() {
-    awk -v b="($bdf)" 'index($0, "vfio-msix") && index($0, b) {
+    awk -v b="($bdf)" 'index($0, "vfio-msi") && index($0, b) {
         for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
 }
 

@@ -22,10 +22,10 @@ sync_l1() {
     read -r -t 60 _ack || fail "no answer from L1 at $1"
 }
 
-# The device's MSI-X lines: chip ITS-PCI-MSIX-<BDF> from Linux 6.8 on,
-# ITS-MSI before.
+# The device's MSI-X (or MSI) lines: chip ITS-PCI-MSIX-<BDF> (or
+# ITS-PCI-MSI-<BDF>) from Linux 6.8 on, ITS-MSI before.
 msix_lines() {
-    grep -E "ITS-PCI-MSIX-$bdf |ITS-MSI " /proc/interrupts
+    grep -E "ITS-PCI-MSIX?-$bdf |ITS-MSI " /proc/interrupts
 }
 sum_lines() {   # sum of the CPU columns of /proc/interrupts lines on stdin
     awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
@@ -124,6 +124,43 @@ raise() {
     sync_l1 after
 }
 
+cfg_byte() { od -An -tu1 -j"$1" -N1 "$dev/config" | tr -d ' '; }
+
+# The config-space offset of capability ID $1
+find_cap() {
+    p=$(cfg_byte 52)
+    while [ "$p" -ne 0 ]; do
+        [ "$(cfg_byte "$p")" -eq "$1" ] && { echo "$p"; return 0; }
+        p=$(cfg_byte $((p + 1)))
+    done
+    return 1
+}
+
+# edu has no driver: enable it, aim its one MSI at L2's ITS and raise
+# it through register 0x60 (docs/specs/edu.rst).
+raise_msi() {
+    echo 1 > "$dev/enable"
+    bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
+    [ "$(devmem "$bar0" 32)" = 0x010000ED ] || fail "BAR0 of $bdf is not edu's"
+    cfg_write 4 $(($(cfg_byte 4) | 6))      # memory decoding, bus master
+    msi=$(find_cap 5) || fail "$bdf has no MSI capability"
+    # 64-bit message: address at +4 and +8, data at +12
+    for i in 0 1 2 3; do
+        cfg_write $((msi + 4 + i)) $(((NESTED_L2_ITS_DOORBELL >> (8 * i)) & 255))
+        cfg_write $((msi + 8 + i)) 0
+        cfg_write $((msi + 12 + i)) 0
+    done
+    cfg_write $((msi + 2)) $(($(cfg_byte $((msi + 2))) | 1))   # MSI enable
+    sync_l1 before
+    i=0
+    while [ $i -lt "$NESTED_RAISES" ]; do
+        devmem $((bar0 + 0x60)) 32 1
+        i=$((i + 1))
+    done
+    say "raised-msi $NESTED_RAISES"
+    sync_l1 after
+}
+
 scn=$(arg scenario)
 nested_scenario "$scn" || fail "unknown scenario '$scn'"
 stty -echo 2>/dev/null
@@ -141,8 +178,8 @@ if [ -n "$SCN_L2_MODULES" ]; then
 fi
 [ -e "$dev/iommu_group" ] && say "iommu-group $bdf $(basename "$(readlink "$dev/iommu_group")")"
 
-if [ "$SCN_TRAFFIC" = raise ]; then
-    raise
+if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ]; then
+    $SCN_TRAFFIC
 else
     before=$(msix_lines | sum_lines)
     sync_l1 before

@@ -175,9 +175,13 @@ run() {
     disk) check "L2: read the NVMe disk" has '^L2\| NESTED-L2 disk-read ok$' ;;
     raise) check "L2: device raised vector 0 $NESTED_RAISES times, none masked" \
         has "^L2\| NESTED-L2 raised $NESTED_RAISES masked 0$" ;;
+    raise_msi) check "L2: device raised its MSI $NESTED_RAISES times" \
+        has "^L2\| NESTED-L2 raised-msi $NESTED_RAISES$"
+        check "L1: vfio-pci holds a host MSI vector, not MSI-X" \
+        has '^NESTED-L1-IRQ after .*vfio-msi\[0\]' ;;
     esac
-    if [ "$SCN_TRAFFIC" = raise ]; then
-        check "L1: vfio-pci received exactly $NESTED_RAISES MSI-X interrupts (got $(l1_delta))" \
+    if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ]; then
+        check "L1: vfio-pci received exactly $NESTED_RAISES interrupts (got $(l1_delta))" \
             l1_delta_is "$NESTED_RAISES"
     else
         check "L2: the device's MSI-X interrupts counted up under traffic" l2_counted

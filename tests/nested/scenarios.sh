@@ -5,7 +5,7 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e nvme virtio-net msix-testdev gicv4 viommu link-flap"
+NESTED_SCENARIOS="e1000e edu-msi nvme virtio-net msix-testdev gicv4 viommu link-flap"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
@@ -40,7 +40,7 @@ nested_find_device() {
 #   SCN_L1_QEMU     more of L1's QEMU command line (the QEMU that runs L2)
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise or flap
+#                   raise, raise_msi or flap
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
@@ -70,6 +70,12 @@ nested_scenario() {
         SCN_L0_DEV="-device msix-testdev,vectors=4"
         SCN_TRAFFIC=raise
         ;;
+    edu-msi)
+        # Plain MSI: edu has one vector and no MSI-X
+        SCN_ID=1234:11e8
+        SCN_L0_DEV="-device edu"
+        SCN_TRAFFIC=raise_msi
+        ;;
     *)
         return 1
         ;;
@@ -89,10 +95,11 @@ nested_scenario() {
     esac
 }
 
-# The MSI-X table entry that L2 programs for msix-testdev, which has no
-# driver there: the doorbell of L2's ITS (virt's GITS_TRANSLATER), so that
-# the message is a valid ITS write that L1's KVM drops for lack of a
-# mapping.  The scenario counts arrivals in L1, at vfio-pci.
+# The MSI-X table entry (MSI message) that L2 programs for msix-testdev
+# (edu), which has no driver there: the doorbell of L2's ITS (virt's
+# GITS_TRANSLATER), so that the message is a valid ITS write that L1's
+# KVM drops for lack of a mapping.  The scenario counts arrivals in L1,
+# at vfio-pci.
 NESTED_L2_ITS_DOORBELL=0x08090040
 NESTED_RAISES=5
 

@@ -61,17 +61,14 @@ static int fake_route_set(void *opaque, unsigned vector, int virq,
         }
         f->route_used[virq] = true;
         f->route[virq] = msg;
-        f->route_devid[virq] = f->devid;
         f->route_changes++;
         *changed = true;
         return virq;
     }
     g_assert_true(f->route_used[virq]);
     *changed = f->route[virq].address != msg.address ||
-               f->route[virq].data != msg.data ||
-               f->route_devid[virq] != f->devid;
+               f->route[virq].data != msg.data;
     f->route[virq] = msg;
-    f->route_devid[virq] = f->devid;
     f->route_changes += *changed;
     return virq;
 }

@@ -41,9 +41,7 @@ typedef struct Fake {
     unsigned nr;
     FakeVector v[FAKE_MAX_VECTORS];
     MSIMessage route[FAKE_MAX_VIRQS];
-    uint32_t route_devid[FAKE_MAX_VIRQS];
     bool route_used[FAKE_MAX_VIRQS];
-    uint32_t devid;             /* the device's requester ID */
 
     bool gicv2m;                /* the route is 1000 + data, no table */
     bool fail_route;

@@ -118,6 +118,41 @@ static void test_devid_change_is_a_change(void)
     kvm_route_table_destroy(&t);
 }
 
+/*
+ * The guest renumbered a bus: only the owner's routes get the new
+ * DeviceID, and all of them in one commit.
+ */
+static void test_owner_devid(void)
+{
+    FakeKVM kvm = {};
+    KVMRouteTable t;
+    int dev_a, dev_b;
+    unsigned int i;
+
+    table_setup(&t, &kvm, 6);
+    for (i = 0; i < 6; i++) {
+        kvm_route_table_set_owner(&t, i, i % 2 ? &dev_b : &dev_a);
+    }
+    /* Removal keeps owners with their entries */
+    g_assert_true(kvm_route_table_remove(&t, 0));
+
+    kvm_route_table_begin(&t);
+    g_assert_cmpuint(kvm_route_table_set_devid(&t, &dev_b, 0x208), ==, 3);
+    g_assert_cmpuint(kvm_route_table_set_devid(&t, &dev_b, 0x208), ==, 0);
+    g_assert_cmpint(kvm_route_table_commit(&t, &error_abort), ==, 0);
+    g_assert_cmpuint(kvm.set_gsi_routing, ==, 2);
+    for (i = 1; i < 6; i++) {
+        g_assert_cmpuint(kvm_route_table_find(&t, i)->u.msi.devid, ==,
+                         i % 2 ? 0x208 : 0x100);
+    }
+
+    /* Same DeviceID again: nothing to commit */
+    g_assert_cmpuint(kvm_route_table_set_devid(&t, &dev_a, 0x100), ==, 0);
+    g_assert_cmpint(kvm_route_table_commit(&t, &error_abort), ==, 0);
+    g_assert_cmpuint(kvm.set_gsi_routing, ==, 2);
+    kvm_route_table_destroy(&t);
+}
+
 static void test_remove(void)
 {
     FakeKVM kvm = {};
@@ -181,6 +216,7 @@ int main(int argc, char **argv)
                     test_batch_commits_once);
     g_test_add_func("/kvm-msi-route/devid-change-is-a-change",
                     test_devid_change_is_a_change);
+    g_test_add_func("/kvm-msi-route/owner-devid", test_owner_devid);
     g_test_add_func("/kvm-msi-route/remove", test_remove);
     g_test_add_func("/kvm-msi-route/failed-commit-reports-and-retries",
                     test_failed_commit_reports_and_retries);

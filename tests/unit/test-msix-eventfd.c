@@ -258,44 +258,6 @@ static void test_gicv2m_irqfd_follows_data(void)
     fake_cleanup(&f);
 }
 
-static void test_refresh_routes(void)
-{
-    Fake f;
-    unsigned i;
-
-    fake_init(&f, 4, true);
-    for (i = 0; i < 4; i++) {
-        msix_eventfds_mask(f.s, i);
-    }
-    unmask(&f, 0);
-    unmask(&f, 1);
-    g_assert_cmpuint(f.route_sets, ==, 2);
-
-    /* Unmasked vectors get their routes again, committed once */
-    f.route_sets = 0;
-    f.commits = 0;
-    msix_eventfds_refresh_routes(f.s);
-    g_assert_cmpuint(f.route_sets, ==, 2);
-    g_assert_cmpuint(f.commits, ==, 0);   /* nothing changed */
-
-    /* The guest renumbered the bus: a new DeviceID, one commit */
-    f.devid = 0x0100;
-    msix_eventfds_refresh_routes(f.s);
-    g_assert_cmpuint(f.route_sets, ==, 4);
-    g_assert_cmpuint(f.commits, ==, 1);
-    g_assert_cmpuint(f.route_devid[f.v[0].virq], ==, 0x0100);
-    g_assert_cmpuint(f.route_devid[f.v[1].virq], ==, 0x0100);
-
-    /* A refused route leaves the vector on userspace delivery */
-    f.fail_route = true;
-    msix_eventfds_refresh_routes(f.s);
-    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
-    g_assert_cmpint(msix_eventfds_state(f.s, 2), ==, MSIX_EVENTFD_MASKED);
-    raise_via_main_loop(&f, 0, 1);
-    g_assert_cmpuint(f.duplicates, ==, 0);
-    fake_cleanup(&f);
-}
-
 static void test_release_drops_pending(void)
 {
     Fake f;
@@ -466,7 +428,6 @@ int main(int argc, char **argv)
                     test_attach_failure_falls_back);
     g_test_add_func("/msix-eventfd/gicv2m-follows-data",
                     test_gicv2m_irqfd_follows_data);
-    g_test_add_func("/msix-eventfd/refresh-routes", test_refresh_routes);
     g_test_add_func("/msix-eventfd/release-drops-pending",
                     test_release_drops_pending);
     g_test_add_func("/msix-eventfd/userspace", test_userspace_mode);

@@ -220,6 +220,57 @@ static void test_host_failure(void)
 }
 
 /*
+ * MSI: the eventfds cover the larger of the two capabilities, and the
+ * guest enables fewer vectors (Multiple Message Enable).  All of them go
+ * to the host at once, the others stay unused, and the per-vector mask
+ * moves eventfds only between KVM and the poller.
+ */
+static void test_msi_vectors(void)
+{
+    FakeHost *h = host_new(8, VFIO_MSIX_ALLOC_VECTOR);
+    unsigned i;
+
+    vfio_msix_engine_set_vectors(h->e, 4, VFIO_MSIX_ALLOC_TABLE);
+    vfio_msix_engine_begin(h->e);
+    guest_enable(h);
+    for (i = 0; i < 4; i++) {
+        set_vector(h, i, true);
+    }
+    vfio_msix_engine_commit(h->e);
+    g_assert_cmpuint(h->set_irqs, ==, 1);
+    g_assert_cmpuint(h->f.commits, ==, 1);
+    for (i = 0; i < 8; i++) {
+        g_assert_cmpint(vfio_msix_engine_host_vector(h->e, i), ==, i < 4);
+        g_assert_cmpint(msix_eventfds_state(h->f.s, i), ==,
+                        i < 4 ? MSIX_EVENTFD_BYPASS : MSIX_EVENTFD_UNUSED);
+    }
+
+    /* Masked: latched, then exactly one MSI on unmask */
+    set_vector(h, 2, false);
+    fake_raise(&h->f, 2);
+    fake_raise(&h->f, 2);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 0);
+    set_vector(h, 2, true);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    g_assert_cmpuint(h->set_irqs, ==, 1);
+    g_assert_cmpuint(h->changed_triggers, ==, 0);
+
+    /* Off, then MSI-X with every vector and the per-vector policy */
+    vfio_msix_engine_set_enabled(h->e, false);
+    g_assert_cmpuint(h->disables, ==, 1);
+    vfio_msix_engine_set_vectors(h->e, 8, VFIO_MSIX_ALLOC_VECTOR);
+    guest_enable(h);
+    set_vector(h, 7, true);
+    g_assert_true(vfio_msix_engine_host_vector(h->e, 7));
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 0));
+    g_assert_cmpuint(h->set_irqs, ==, 3);
+    fake_raise(&h->f, 7);
+    g_assert_cmpuint(fake_delivered(&h->f, 7), ==, 1);
+    g_assert_cmpuint(h->f.duplicates, ==, 0);
+    host_free(h);
+}
+
+/*
  * Exhaustive small model: every sequence of up to MODEL_DEPTH operations
  * on MODEL_VECTORS vectors, then unmask all.  No delivery may come
  * without a raise since the vector's previous one, none may carry a stale
@@ -370,6 +421,7 @@ int main(int argc, char **argv)
                     test_noresize_grow);
     g_test_add_func("/vfio-msix-engine/vector/alloc", test_vector_alloc);
     g_test_add_func("/vfio-msix-engine/host-failure", test_host_failure);
+    g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
     g_test_add_func("/vfio-msix-engine/model", test_model);
     return g_test_run();
 }

@@ -114,14 +114,6 @@ MSIXEventfdState msix_eventfds_state(MSIXEventfds *s, unsigned vector);
  */
 void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg);
 
-/*
- * Recompute the routes of the unmasked vectors, as one batch: the route
- * depends on more than the message (the requester ID, which is the
- * DeviceID on an ITS, follows the guest's bus numbers).  Masked vectors
- * get theirs on unmask.
- */
-void msix_eventfds_refresh_routes(MSIXEventfds *s);
-
 /* Mask @vector: detach the irqfd and let the poller watch it. */
 void msix_eventfds_mask(MSIXEventfds *s, unsigned vector);
 
