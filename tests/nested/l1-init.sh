@@ -27,6 +27,27 @@ vfio_sum() {
         for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
 }
 
+# The monitor commands L2 may ask for, sent to its QEMU's monitor pipe
+hmp() {
+    case "$1" in
+    reset) cmd=system_reset ;;
+    unplug) cmd="device_del hostdev0" ;;
+    replug)
+        # QEMU finishes an unplug when L2 turns the slot's power and
+        # indicator off; it then closes the device and vfio-pci disables it
+        i=0
+        while [ "$(cat "$dev/enable")" != 0 ] && [ $i -lt 300 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        cmd="device_add vfio-pci,host=$bdf$SCN_L1_VFIO"
+        ;;
+    *) say "FAIL L2 asked for an unknown monitor command '$1'"; return ;;
+    esac
+    say "hmp $cmd"
+    echo "$cmd" > /tmp/hmp.in
+}
+
 # Relay L2's console; at "NESTED-L2-SYNC TAG" print L1's view, then let
 # L2 go on by writing a line to its console input.
 relay() {
@@ -35,6 +56,14 @@ relay() {
         line=${line%"$cr"}
         echo "L2| $line"
         case "$line" in
+        *NESTED-L2-SYNC\ boot)
+            boots=$((boots + 1))
+            say "l2-boot $boots"
+            echo "$boots" >&3
+            ;;
+        *NESTED-L2-HMP\ *)
+            hmp "${line##*NESTED-L2-HMP }"
+            ;;
         *NESTED-L2-SYNC\ *)
             tag=${line##*NESTED-L2-SYNC }
             grep -F "($bdf)" /proc/interrupts | sed "s/^/NESTED-L1-IRQ $tag /"
@@ -136,9 +165,12 @@ set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn" \
-    $SCN_L1_QEMU -device "vfio-pci,host=$bdf"
+    $SCN_L1_QEMU -device "vfio-pci,host=$bdf$SCN_L1_VFIO"
 say "qemu $flavor $*"
-mkfifo /tmp/l2-input
+mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out
+# Only the lifecycle scenario has a monitor there; drain what it says
+cat /tmp/hmp.out > /tmp/hmp.log &
+boots=0
 exec 3<>/tmp/l2-input
 # vmsix.strace=off runs L1's QEMU without strace (and without counts).
 tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log"
@@ -148,6 +180,8 @@ tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log
     echo $? > /tmp/l2.rc
 } | relay
 say "l2-exit $(cat /tmp/l2.rc)"
+# What the monitor refused (its echo of the commands is noise)
+grep -a -i error /tmp/hmp.log | sed 's/^/L1-HMP| /'
 # What L1's kernel said about the device while L2 ran (for failures).
 dmesg | grep -iE 'smmu|vfio|iommu|its' | tail -n 15 | sed 's/^/L1-DMESG-END| /'
 count_ioctls

@@ -32,10 +32,15 @@ sum_lines() {   # sum of the CPU columns of /proc/interrupts lines on stdin
 }
 
 wait_for() {    # wait_for COMMAND...: until it succeeds, up to 30 s
+    wait_up_to 30 "$@"
+}
+wait_up_to() {  # wait_up_to SECONDS COMMAND...
+    n=$(($1 * 10))
+    shift
     i=0
     while ! "$@"; do
         i=$((i + 1))
-        [ $i -le 300 ] || return 1
+        [ $i -le $n ] || return 1
         sleep 0.1
     done
 }
@@ -84,6 +89,37 @@ flap() {
     done
     say "rounds done"
     say "flap ok $NESTED_FLAPS"
+}
+
+slot_off() { [ "$(cat /sys/bus/pci/slots/*/power 2>/dev/null)" = 0 ]; }
+
+# lifecycle: DHCP, then L1 resets L2 (system_reset); after the second
+# boot, DHCP, hot-unplug, hot-plug, DHCP.  L1 numbers the boots and runs
+# the monitor commands that L2 asks for with "NESTED-L2-HMP WHAT".
+lifecycle() {
+    echo "NESTED-L2-SYNC boot"
+    # shellcheck disable=SC3045 # busybox's read has -t
+    read -r -t 60 boot || { say "FAIL no boot number from L1"; return 1; }
+    say "boot $boot"
+    dhcp || return 1
+    if [ "$boot" = 1 ]; then
+        echo "NESTED-L2-HMP reset"
+        sleep 120
+        say "FAIL L1 did not reset L2"
+        return 1
+    fi
+    echo "NESTED-L2-HMP unplug"
+    # pciehp powers the slot off 5 s after the attention button
+    wait_for test ! -e "$dev" || { say "FAIL $bdf still present"; return 1; }
+    wait_for slot_off || { say "FAIL the slot of $bdf stays powered"; return 1; }
+    say "unplugged $bdf"
+    # L1 adds it again once its QEMU has finished the unplug
+    echo "NESTED-L2-HMP replug"
+    # L1's QEMU opens the device again and maps L2's memory for it
+    wait_up_to 120 test -e "$dev/driver" || { say "FAIL $bdf did not come back"; return 1; }
+    say "replugged $bdf driver=$(basename "$(readlink "$dev/driver")")"
+    dhcp || return 1
+    say "lifecycle ok"
 }
 
 disk() {

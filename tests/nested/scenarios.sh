@@ -5,7 +5,7 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi nvme virtio-net msix-testdev gicv4 viommu link-flap"
+NESTED_SCENARIOS="e1000e edu-msi nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
@@ -38,14 +38,16 @@ nested_find_device() {
 #   SCN_GIC         L0's GIC version (3, or 4 for direct vLPI injection)
 #   SCN_L1_APPEND   more of L1's kernel command line
 #   SCN_L1_QEMU     more of L1's QEMU command line (the QEMU that runs L2)
+#   SCN_L1_VFIO     more options of its vfio-pci device
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise, raise_msi or flap
+#                   raise, raise_msi, flap or lifecycle
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
+    SCN_L1_VFIO=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
     case "$1" in
-    e1000e|gicv4|viommu|link-flap)
+    e1000e|gicv4|viommu|link-flap|lifecycle)
         SCN_ID=8086:10d3
         SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
         SCN_L2_MODULES=e1000e
@@ -91,6 +93,13 @@ nested_scenario() {
         ;;
     link-flap)
         SCN_TRAFFIC=flap
+        ;;
+    lifecycle)
+        # A hotpluggable slot, L1's monitor on /tmp/hmp.{in,out}, and a
+        # system_reset that resets (-no-reboot would make it a shutdown)
+        SCN_TRAFFIC=lifecycle
+        SCN_L1_QEMU="-action reboot=reset -device pcie-root-port,id=rp0,chassis=1 -chardev pipe,id=hmp,path=/tmp/hmp -mon chardev=hmp"
+        SCN_L1_VFIO=",bus=rp0,id=hostdev0"
         ;;
     esac
 }
