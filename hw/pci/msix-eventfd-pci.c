@@ -74,30 +74,30 @@ static void pci_irqfd_detach(void *opaque, EventNotifier *n, int virq)
 }
 
 /*
- * The vectors are MSI-X vectors while MSI-X is on, else MSI vectors (a
+ * The vectors are MSI vectors while MSI is on, MSI-X vectors otherwise (a
  * device turns at most one of them on).
  */
-static bool msix_mode(PCIDevice *dev)
+static bool msi_mode(PCIDevice *dev)
 {
-    return msix_enabled(dev);
+    return msi_enabled(dev) && !msix_enabled(dev);
 }
 
 static void pci_deliver(void *opaque, unsigned vector)
 {
-    if (msix_mode(opaque)) {
-        msix_notify(opaque, vector);
-    } else if (msi_enabled(opaque)) {
+    if (msi_mode(opaque)) {
         msi_notify(opaque, vector);
+    } else if (msix_present(opaque)) {
+        msix_notify(opaque, vector);
     }
 }
 
 static void pci_set_pending(void *opaque, unsigned vector)
 {
-    if (msix_mode(opaque)) {
-        msix_set_pending(opaque, vector);
-    } else if (msi_enabled(opaque)) {
+    if (msi_mode(opaque)) {
         /* Sets the pending bit while masked, delivers otherwise */
         msi_notify(opaque, vector);
+    } else if (msix_present(opaque)) {
+        msix_set_pending(opaque, vector);
     }
 }
 
@@ -120,15 +120,15 @@ static bool pci_take_pending(void *opaque, unsigned vector)
     uint8_t *bits;
     uint32_t bit;
 
-    if (msix_mode(dev)) {
+    if (!msi_mode(dev)) {
         bit = 1 << (vector % 8);
-        if (!(dev->msix_pba[vector / 8] & bit)) {
+        if (!msix_present(dev) || !(dev->msix_pba[vector / 8] & bit)) {
             return false;
         }
         msix_clr_pending(dev, vector);
         return true;
     }
-    bits = msi_enabled(dev) ? msi_pending_bits(dev) : NULL;
+    bits = msi_pending_bits(dev);
     bit = 1U << vector;
     if (!bits || !(pci_get_long(bits) & bit)) {
         return false;
