@@ -55,7 +55,7 @@ net_if() {
 
 # The traffic of the scenarios; they return non-zero on failure.
 dhcp() {
-    wait_for net_if || { say "FAIL no network interface on $bdf"; return 1; }
+    wait_up_to 60 net_if || { say "FAIL no network interface on $bdf"; return 1; }
     ifc=$(net_if)
     say "interface $ifc"
     # udhcpc leaves the link to its script, which is /bin/true here.
@@ -118,7 +118,11 @@ lifecycle() {
     # L1's QEMU opens the device again and maps L2's memory for it
     wait_up_to 120 test -e "$dev/driver" || { say "FAIL $bdf did not come back"; return 1; }
     say "replugged $bdf driver=$(basename "$(readlink "$dev/driver")")"
-    dhcp || return 1
+    if ! dhcp; then
+        # What the kernel said of the slot and the device since the plug
+        dmesg | grep -iE 'pciehp|e1000e|01:00' | tail -n 20 | sed 's/^/L2-DMESG| /'
+        return 1
+    fi
     say "lifecycle ok"
 }
 
