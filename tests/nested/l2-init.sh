@@ -34,21 +34,22 @@ sum_lines() {   # sum of the CPU columns of /proc/interrupts lines on stdin
 wait_for() {    # wait_for COMMAND...: until it succeeds, up to 30 s
     wait_up_to 30 "$@"
 }
+# Its variables are its own: callers loop with i and n.
 wait_up_to() {  # wait_up_to SECONDS COMMAND...
-    n=$(($1 * 10))
+    wait_tenths=$(($1 * 10))
     shift
-    i=0
+    wait_done=0
     while ! "$@"; do
-        i=$((i + 1))
-        [ $i -le $n ] || return 1
+        wait_done=$((wait_done + 1))
+        [ $wait_done -le $wait_tenths ] || return 1
         sleep 0.1
     done
 }
 
 # The device's network interface (virtio-net's is under virtioN/).
 net_if() {
-    for n in "$dev"/net/* "$dev"/virtio*/net/*; do
-        [ -e "$n" ] && { basename "$n"; return 0; }
+    for netdir in "$dev"/net/* "$dev"/virtio*/net/*; do
+        [ -e "$netdir" ] && { basename "$netdir"; return 0; }
     done
     return 1
 }
@@ -201,6 +202,43 @@ raise_msi() {
     sync_l1 after
 }
 
+msi_pending() { echo $(($(cfg_byte $((msi + 20))) & 1)); }
+msi_pending_set() { [ "$(msi_pending)" = 1 ]; }
+
+# msix-testdev's MSI, masked with its mask bit: raise it, read the
+# pending bit (it should say 1: the device signalled while masked), then
+# unmask (the pending MSI goes out, the bit clears) and read it again.
+msi_mask() {
+    echo 1 > "$dev/enable"
+    bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
+    [ "$(devmem "$bar0" 32)" = 0x4D535854 ] || fail "BAR0 of $bdf is not msix-testdev's"
+    cfg_write 4 $(($(cfg_byte 4) | 6))      # memory decoding, bus master
+    msi=$(find_cap 5) || fail "$bdf has no MSI capability"
+    [ $(($(cfg_byte $((msi + 2))) & 1)) = 0 ] || fail "MSI already on"
+    # 64-bit with mask bits: address +4 and +8, data +12, mask +16,
+    # pending +20
+    for i in 0 1 2 3; do
+        cfg_write $((msi + 4 + i)) $(((NESTED_L2_ITS_DOORBELL >> (8 * i)) & 255))
+        cfg_write $((msi + 8 + i)) 0
+        cfg_write $((msi + 12 + i)) 0
+    done
+    cfg_write $((msi + 16)) 1                                   # mask
+    cfg_write $((msi + 2)) $(($(cfg_byte $((msi + 2))) | 1))   # MSI enable
+    sync_l1 before
+    i=0
+    while [ $i -lt "$NESTED_RAISES" ]; do
+        devmem $((bar0 + 0x60)) 32 0
+        i=$((i + 1))
+    done
+    # The raises reach L1's QEMU through L1's host interrupt: give them
+    # time to show, but a QEMU that never sets the bit ends the wait
+    wait_up_to 10 msi_pending_set
+    say "msi-masked pending $(msi_pending)"
+    cfg_write $((msi + 16)) 0                                   # unmask
+    say "msi-unmasked pending $(msi_pending)"
+    sync_l1 after
+}
+
 scn=$(arg scenario)
 nested_scenario "$scn" || fail "unknown scenario '$scn'"
 stty -echo 2>/dev/null
@@ -218,7 +256,8 @@ if [ -n "$SCN_L2_MODULES" ]; then
 fi
 [ -e "$dev/iommu_group" ] && say "iommu-group $bdf $(basename "$(readlink "$dev/iommu_group")")"
 
-if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ]; then
+if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ] ||
+    [ "$SCN_TRAFFIC" = msi_mask ]; then
     $SCN_TRAFFIC
 else
     before=$(msix_lines | sum_lines)

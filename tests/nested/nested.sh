@@ -183,12 +183,23 @@ run() {
         check "L2: lifecycle done" has '^L2\| NESTED-L2 lifecycle ok$' ;;
     raise) check "L2: device raised vector 0 $NESTED_RAISES times, none masked" \
         has "^L2\| NESTED-L2 raised $NESTED_RAISES masked 0$" ;;
+    msi_mask)
+        check "L1: vfio-pci holds a host MSI vector, not MSI-X" \
+            has '^NESTED-L1-IRQ after .*vfio-msi\[0\]'
+        if [ "$flavor" = fork ]; then
+            check "L2: masked MSI raised: its pending bit is set" \
+                has '^L2\| NESTED-L2 msi-masked pending 1$'
+            check "L2: unmasked: the pending MSI went out, the bit is clear" \
+                has '^L2\| NESTED-L2 msi-unmasked pending 0$'
+        fi
+        sed -n 's/^L2| NESTED-L2 \(msi-.*pending.*\)/  \1/p' "$log" ;;
     raise_msi) check "L2: device raised its MSI $NESTED_RAISES times" \
         has "^L2\| NESTED-L2 raised-msi $NESTED_RAISES$"
         check "L1: vfio-pci holds a host MSI vector, not MSI-X" \
         has '^NESTED-L1-IRQ after .*vfio-msi\[0\]' ;;
     esac
-    if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ]; then
+    if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ] ||
+        [ "$SCN_TRAFFIC" = msi_mask ]; then
         check "L1: vfio-pci received exactly $NESTED_RAISES interrupts (got $(l1_delta))" \
             l1_delta_is "$NESTED_RAISES"
     else

@@ -5,7 +5,7 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
@@ -41,7 +41,7 @@ nested_find_device() {
 #   SCN_L1_VFIO     more options of its vfio-pci device
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise, raise_msi, flap or lifecycle
+#                   raise, raise_msi, msi_mask, flap or lifecycle
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO=''
@@ -71,6 +71,12 @@ nested_scenario() {
         SCN_ID=1b36:00f0
         SCN_L0_DEV="-device msix-testdev,vectors=4"
         SCN_TRAFFIC=raise
+        ;;
+    msi-mask)
+        # Plain MSI with per-vector masking: msix-testdev's MSI capability
+        SCN_ID=1b36:00f0
+        SCN_L0_DEV="-device msix-testdev,vectors=4,msi=on"
+        SCN_TRAFFIC=msi_mask
         ;;
     edu-msi)
         # Plain MSI: edu has one vector and no MSI-X
