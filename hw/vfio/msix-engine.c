@@ -252,6 +252,11 @@ MSIXEventfds *vfio_msix_engine_eventfds(VFIOMSIXEngine *e)
     return e->efds;
 }
 
+unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
+{
+    return e->active;
+}
+
 bool vfio_msix_engine_host_enabled(VFIOMSIXEngine *e)
 {
     return e->host_enabled;

@@ -88,6 +88,8 @@ void vfio_msix_engine_commit(VFIOMSIXEngine *e);
 void vfio_msix_engine_reconcile(VFIOMSIXEngine *e);
 
 MSIXEventfds *vfio_msix_engine_eventfds(VFIOMSIXEngine *e);
+/* The vectors of the current (or next) enable, see _set_vectors() */
+unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e);
 bool vfio_msix_engine_host_enabled(VFIOMSIXEngine *e);
 bool vfio_msix_engine_host_vector(VFIOMSIXEngine *e, unsigned vector);
 void vfio_msix_engine_get_stats(VFIOMSIXEngine *e, VFIOMSIXStats *stats);

@@ -17,6 +17,7 @@
 #include <linux/vfio.h>
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/log.h"
 #include "qemu/range.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
@@ -178,12 +179,23 @@ void vfio_pci_msix_sync(VFIOPCIDevice *vdev)
     }
 }
 
-/* MSI: each vector follows its mask bit and its message */
+/*
+ * MSI: each vector follows its mask bit and its message.  The host got
+ * the vectors enabled when MSI was turned on; a guest that changes
+ * Multiple Message Enable while MSI is on keeps those.
+ */
 static void msi_follow_guest(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
-    unsigned i, nr = msi_nr_vectors_allocated(pdev);
+    unsigned i, nr = vfio_msix_engine_vectors(vdev->msix_engine);
 
+    if (msi_nr_vectors_allocated(pdev) != nr) {
+        nr = MIN(nr, msi_nr_vectors_allocated(pdev));
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: Multiple Message Enable changed "
+                      "while MSI is on; vectors from %u on are ignored "
+                      "until MSI is enabled again\n", vdev->vbasedev.name,
+                      nr);
+    }
     for (i = 0; i < nr; i++) {
         vfio_msix_engine_set_vector(vdev->msix_engine, i,
                                     !msi_is_masked(pdev, i),
