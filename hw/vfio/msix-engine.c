@@ -150,7 +150,7 @@ static void host_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
 
 static void reconcile_vector(VFIOMSIXEngine *e, unsigned vector)
 {
-    if (!e->enabled || vector >= e->active) {
+    if (!e->enabled) {
         msix_eventfds_release(e->efds, vector);
     } else if (test_bit(vector, e->unmasked)) {
         host_alloc_vector(e, vector);
@@ -176,7 +176,8 @@ static void reconcile_dirty(VFIOMSIXEngine *e)
         }
         reconcile_host(e);
         if (e->enabled) {
-            for (i = 0; i < e->nr; i++) {
+            /* The others stay unused from the last disable */
+            for (i = 0; i < e->active; i++) {
                 reconcile_vector(e, i);
             }
         }

@@ -7,19 +7,7 @@
 # and prints the ioctl counts once L2 has exited.  Every line meant for the
 # host's checks starts with NESTED-.
 . /etc/nested/scenarios.sh
-nested_guest_init
-
-say() { echo "NESTED-L1 $*"; }
-finish() {
-    say "done $1"
-    sync
-    poweroff -f
-}
-fail() {
-    say "FAIL $*"
-    finish 1
-}
-arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
+nested_guest_init NESTED-L1
 
 # Sum of the CPU columns of L1's vfio MSI-X (or MSI) lines for the device.
 vfio_sum() {
@@ -144,16 +132,7 @@ for m in $NESTED_L1_MODULES; do
 done
 
 bdf=$(nested_find_device "$SCN_ID") || fail "no PCI device $SCN_ID"
-dev=/sys/bus/pci/devices/$bdf
-echo vfio-pci > "$dev/driver_override"
-# A built-in driver (virtio-pci) may have taken the device at boot.
-[ -e "$dev/driver" ] && echo "$bdf" > "$dev/driver/unbind"
-echo "$bdf" > /sys/bus/pci/drivers_probe
-drv=$(basename "$(readlink "$dev/driver")")
-[ "$drv" = vfio-pci ] || fail "$bdf did not bind to vfio-pci (driver: ${drv:-none})"
-# The group is only meaningful once the device is bound.
-group=$(basename "$(readlink "$dev/iommu_group")")
-[ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group"
+nested_bind_vfio "$bdf"
 unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
 say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
 

@@ -4,18 +4,8 @@
 # before and after some traffic, and power off.  At "NESTED-L2-SYNC TAG"
 # it waits for L1 (which reads its own counts) to answer on the console.
 . /etc/nested/scenarios.sh
-nested_guest_init
+nested_guest_init NESTED-L2
 
-say() { echo "NESTED-L2 $*"; }
-finish() {
-    say "done $1"
-    poweroff -f
-}
-fail() {
-    say "FAIL $*"
-    finish 1
-}
-arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
 sync_l1() {
     echo "NESTED-L2-SYNC $1"
     # shellcheck disable=SC3045 # busybox's read has -t
@@ -140,31 +130,6 @@ cfg_write() {
     printf "\\$(printf %o "$2")" | dd of="$dev/config" bs=1 seek="$1" conv=notrunc 2>/dev/null
 }
 
-# msix-testdev has no driver: enable it, aim vector 0 at L2's ITS, enable
-# MSI-X, and raise vector 0 through the RAISE register (spec:
-# docs/specs/msix-testdev.rst).
-raise() {
-    echo 1 > "$dev/enable"
-    bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
-    table=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)
-    [ "$(devmem "$bar0" 32)" = 0x4D535854 ] || fail "BAR0 of $bdf is not msix-testdev's"
-    cmd=$(od -An -tu1 -j4 -N1 "$dev/config" | tr -d ' ')
-    cfg_write 4 $((cmd | 6))            # memory decoding, bus master
-    devmem $((table + 0)) 32 "$NESTED_L2_ITS_DOORBELL"
-    devmem $((table + 4)) 32 0
-    devmem $((table + 8)) 32 0
-    devmem $((table + 12)) 32 0         # unmask vector 0
-    cfg_write $((0x73)) $((0x80))       # MSI-X enable
-    sync_l1 before
-    i=0
-    while [ $i -lt "$NESTED_RAISES" ]; do
-        devmem $((bar0 + 0x10)) 32 0
-        i=$((i + 1))
-    done
-    say "raised $(($(devmem $((bar0 + 0x20)) 32))) masked $(($(devmem $((bar0 + 0x28)) 32)))"
-    sync_l1 after
-}
-
 cfg_byte() { od -An -tu1 -j"$1" -N1 "$dev/config" | tr -d ' '; }
 
 # The config-space offset of capability ID $1
@@ -177,27 +142,62 @@ find_cap() {
     return 1
 }
 
-# edu has no driver: enable it, aim its one MSI at L2's ITS and raise
-# it through register 0x60 (docs/specs/edu.rst).
-raise_msi() {
+# A device without a driver: enable it, check that BAR0 starts with
+# ID ($1, as devmem prints it), turn on memory decoding and bus mastering.
+enable_bare() {
     echo 1 > "$dev/enable"
     bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
-    [ "$(devmem "$bar0" 32)" = 0x010000ED ] || fail "BAR0 of $bdf is not edu's"
-    cfg_write 4 $(($(cfg_byte 4) | 6))      # memory decoding, bus master
+    [ "$(devmem "$bar0" 32)" = "$1" ] || fail "BAR0 of $bdf is not the scenario's device"
+    cfg_write 4 $(($(cfg_byte 4) | 6))
+}
+
+# Aim the device's 64-bit MSI at L2's ITS: address at +4 and +8, data at
+# +12 of the capability, whose offset goes to $msi
+msi_aim() {
     msi=$(find_cap 5) || fail "$bdf has no MSI capability"
-    # 64-bit message: address at +4 and +8, data at +12
+    [ $(($(cfg_byte $((msi + 2))) & 1)) = 0 ] || fail "MSI already on"
     for i in 0 1 2 3; do
         cfg_write $((msi + 4 + i)) $(((NESTED_L2_ITS_DOORBELL >> (8 * i)) & 255))
         cfg_write $((msi + 8 + i)) 0
         cfg_write $((msi + 12 + i)) 0
     done
-    cfg_write $((msi + 2)) $(($(cfg_byte $((msi + 2))) | 1))   # MSI enable
-    sync_l1 before
+}
+msi_enable() { cfg_write $((msi + 2)) $(($(cfg_byte $((msi + 2))) | 1)); }
+
+# Write $2 to BAR0 register $1, NESTED_RAISES times
+raise_times() {
     i=0
     while [ $i -lt "$NESTED_RAISES" ]; do
-        devmem $((bar0 + 0x60)) 32 1
+        devmem $((bar0 + $1)) 32 "$2"
         i=$((i + 1))
     done
+}
+
+# msix-testdev has no driver: enable it, aim vector 0 at L2's ITS, enable
+# MSI-X, and raise vector 0 through the RAISE register (spec:
+# docs/specs/msix-testdev.rst).
+raise() {
+    enable_bare 0x4D535854
+    table=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)
+    devmem $((table + 0)) 32 "$NESTED_L2_ITS_DOORBELL"
+    devmem $((table + 4)) 32 0
+    devmem $((table + 8)) 32 0
+    devmem $((table + 12)) 32 0         # unmask vector 0
+    cfg_write $((0x73)) $((0x80))       # MSI-X enable
+    sync_l1 before
+    raise_times 0x10 0
+    say "raised $(($(devmem $((bar0 + 0x20)) 32))) masked $(($(devmem $((bar0 + 0x28)) 32)))"
+    sync_l1 after
+}
+
+# edu has no driver: enable it, aim its one MSI at L2's ITS and raise
+# it through register 0x60 (docs/specs/edu.rst).
+raise_msi() {
+    enable_bare 0x010000ED
+    msi_aim
+    msi_enable
+    sync_l1 before
+    raise_times 0x60 1
     say "raised-msi $NESTED_RAISES"
     sync_l1 after
 }
@@ -209,27 +209,13 @@ msi_pending_set() { [ "$(msi_pending)" = 1 ]; }
 # pending bit (it should say 1: the device signalled while masked), then
 # unmask (the pending MSI goes out, the bit clears) and read it again.
 msi_mask() {
-    echo 1 > "$dev/enable"
-    bar0=$(sed -n 1p "$dev/resource" | cut -d' ' -f1)
-    [ "$(devmem "$bar0" 32)" = 0x4D535854 ] || fail "BAR0 of $bdf is not msix-testdev's"
-    cfg_write 4 $(($(cfg_byte 4) | 6))      # memory decoding, bus master
-    msi=$(find_cap 5) || fail "$bdf has no MSI capability"
-    [ $(($(cfg_byte $((msi + 2))) & 1)) = 0 ] || fail "MSI already on"
-    # 64-bit with mask bits: address +4 and +8, data +12, mask +16,
-    # pending +20
-    for i in 0 1 2 3; do
-        cfg_write $((msi + 4 + i)) $(((NESTED_L2_ITS_DOORBELL >> (8 * i)) & 255))
-        cfg_write $((msi + 8 + i)) 0
-        cfg_write $((msi + 12 + i)) 0
-    done
+    enable_bare 0x4D535854
+    msi_aim
+    # With mask bits: mask at +16, pending at +20
     cfg_write $((msi + 16)) 1                                   # mask
-    cfg_write $((msi + 2)) $(($(cfg_byte $((msi + 2))) | 1))   # MSI enable
+    msi_enable
     sync_l1 before
-    i=0
-    while [ $i -lt "$NESTED_RAISES" ]; do
-        devmem $((bar0 + 0x60)) 32 0
-        i=$((i + 1))
-    done
+    raise_times 0x60 0
     # The raises reach L1's QEMU through L1's host interrupt: give them
     # time to show, but a QEMU that never sets the bit ends the wait
     wait_up_to 10 msi_pending_set

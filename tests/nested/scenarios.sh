@@ -11,12 +11,42 @@ NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 vio
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
 NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu"
 
-# nested_guest_init: what the /init of both guests starts with.
+# nested_guest_init PREFIX: what the /init of every guest starts with.
+# It also defines the guests' helpers: say (a line starting with PREFIX),
+# finish STATUS (say done, power off), fail MESSAGE, and arg NAME (the
+# value of vmsix.NAME= on the kernel command line).
 nested_guest_init() {
+    NESTED_PREFIX=$1
     /bin/busybox --install -s /bin
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev
+    say() { echo "$NESTED_PREFIX $*"; }
+    finish() {
+        say "done $1"
+        sync
+        poweroff -f
+    }
+    fail() {
+        say "FAIL $*"
+        finish 1
+    }
+    arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
+}
+
+# nested_bind_vfio BDF: in L1, bind the device to vfio-pci, or fail; sets
+# dev (its sysfs directory), drv and group.
+nested_bind_vfio() {
+    dev=/sys/bus/pci/devices/$1
+    echo vfio-pci > "$dev/driver_override"
+    # A built-in driver (virtio-pci) may have taken the device at boot.
+    [ -e "$dev/driver" ] && echo "$1" > "$dev/driver/unbind"
+    echo "$1" > /sys/bus/pci/drivers_probe
+    drv=$(basename "$(readlink "$dev/driver")")
+    [ "$drv" = vfio-pci ] || fail "$1 did not bind to vfio-pci (driver: ${drv:-none})"
+    # The group is only meaningful once the device is bound.
+    group=$(basename "$(readlink "$dev/iommu_group")")
+    [ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group"
 }
 
 # nested_find_device VENDOR:DEVICE: print the address of the first PCI

@@ -6,19 +6,7 @@
 # pcie-root-port of L2.  L2's console is relayed with an "L2| " prefix.
 # shellcheck source=tests/nested/scenarios.sh
 . /etc/nested/scenarios.sh
-nested_guest_init
-
-say() { echo "PAYLOAD-L1 $*"; }
-finish() {
-    say "done $1"
-    sync
-    poweroff -f
-}
-fail() {
-    say "FAIL $*"
-    finish 1
-}
-arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vmsix\.$1=//p"; }
+nested_guest_init PAYLOAD-L1
 
 say "start flavor=$(arg flavor) kernel=$(uname -r)"
 [ -c /dev/kvm ] || fail "no /dev/kvm"
@@ -26,12 +14,8 @@ for m in $NESTED_L1_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
 bdf=$(nested_find_device 1b36:00f0) || fail "no msix-testdev"
-dev=/sys/bus/pci/devices/$bdf
-echo vfio-pci > "$dev/driver_override"
-echo "$bdf" > /sys/bus/pci/drivers_probe
-drv=$(basename "$(readlink "$dev/driver")")
-[ "$drv" = vfio-pci ] || fail "$bdf did not bind to vfio-pci (driver: ${drv:-none})"
-say "bound $bdf group=$(basename "$(readlink "$dev/iommu_group")")"
+nested_bind_vfio "$bdf"
+say "bound $bdf group=$group"
 
 # The payload's deadlines and raiser period are widened for L2 on KVM on
 # TCG: it is much slower than a direct run, not differently correct.
