@@ -131,10 +131,16 @@ for m in $NESTED_L1_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
 
-bdf=$(nested_find_device "$SCN_ID") || fail "no PCI device $SCN_ID"
-nested_bind_vfio "$bdf"
-unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
-say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
+# Without a device from L0, L2's device is one that L1's QEMU emulates.
+bdf=none
+hostdev=
+if [ -n "$SCN_L0_DEV" ]; then
+    bdf=$(nested_find_device "$SCN_ID") || fail "no PCI device $SCN_ID"
+    nested_bind_vfio "$bdf"
+    unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
+    say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
+    hostdev="vfio-pci,host=$bdf$SCN_L1_VFIO"
+fi
 
 # SCN_L1_QEMU is a list of options.  It goes before the vfio-pci device:
 # a vIOMMU must exist when the devices behind it are realized, or they
@@ -144,7 +150,7 @@ set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn" \
-    $SCN_L1_QEMU -device "vfio-pci,host=$bdf$SCN_L1_VFIO"
+    $SCN_L1_QEMU ${hostdev:+-device "$hostdev"}
 say "qemu $flavor $*"
 mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out
 # Only the lifecycle scenario has a monitor there; drain what it says

@@ -5,11 +5,11 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle virtio-route"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
-NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu"
+NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu virtio_blk"
 
 # nested_guest_init PREFIX: what the /init of every guest starts with.
 # It also defines the guests' helpers: say (a line starting with PREFIX),
@@ -63,7 +63,8 @@ nested_find_device() {
 
 # nested_scenario NAME: set the SCN_* variables of scenario NAME, or fail.
 #   SCN_ID          vendor:device of the device that L0 gives L1 and L1
-#                   passes through to L2 with vfio-pci
+#                   passes through to L2 with vfio-pci (or, without
+#                   SCN_L0_DEV, that L1's QEMU emulates for L2)
 #   SCN_L0_DEV      L0's QEMU options that create it
 #   SCN_GIC         L0's GIC version (3, or 4 for direct vLPI injection)
 #   SCN_L1_APPEND   more of L1's kernel command line
@@ -71,10 +72,12 @@ nested_find_device() {
 #   SCN_L1_VFIO     more options of its vfio-pci device
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise, raise_msi, msi_mask, flap or lifecycle
+#                   raise, raise_msi, msi_mask, flap, lifecycle or
+#                   virtio_route
+#   SCN_STOCK_ABORT set when the stock QEMU in L1 is expected to abort
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
-    SCN_L1_VFIO=''
+    SCN_L1_VFIO='' SCN_STOCK_ABORT=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle)
@@ -114,6 +117,17 @@ nested_scenario() {
         SCN_L0_DEV="-device edu"
         SCN_TRAFFIC=raise_msi
         ;;
+    virtio-route)
+        # No passthrough: L1's QEMU gives L2 a virtio-blk whose iothread
+        # signals its queue through KVM irqfds, behind a virtio-iommu.  L2
+        # aims MSI-X vectors at doorbells the vIOMMU cannot translate, so
+        # KVM refuses their routes; stock QEMU asserts on that.
+        SCN_ID=1af4:1042
+        SCN_L1_QEMU="-device virtio-iommu-pci -object iothread,id=io0 -drive file=null-co://,if=none,id=disk0,format=raw,file.read-zeroes=on -device virtio-blk-pci,drive=disk0,iothread=io0,id=vblk0,disable-legacy=on -trace virtio_pci_vector_to_qemu -trace virtio_pci_vector_to_kvm"
+        SCN_L2_MODULES="virtio_iommu virtio_blk"
+        SCN_TRAFFIC=virtio_route
+        SCN_STOCK_ABORT=1
+        ;;
     *)
         return 1
         ;;
@@ -147,6 +161,9 @@ nested_scenario() {
 # at vfio-pci.
 NESTED_L2_ITS_DOORBELL=0x08090040
 NESTED_RAISES=5
+
+# virtio-route: an IOVA that L2's virtio-iommu never maps
+NESTED_UNMAPPED_IOVA=0x1000
 
 # link-flap: rounds of "ip link set down; up" in L2.  e1000e frees and
 # requests its three MSI-X vectors on each, which masks and unmasks them.
