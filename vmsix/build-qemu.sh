@@ -44,7 +44,9 @@ cross)
         vmsix_die "aarch64-linux-gnu-gcc is missing: run vmsix/deps.sh as root"
     [ -f /usr/lib/aarch64-linux-gnu/libfdt.a ] ||
         vmsix_die "libfdt.a for arm64 is missing: run vmsix/deps.sh as root"
-    args=("${common[@]}" --cross-prefix=aarch64-linux-gnu- --static --disable-tcg)
+    # vhost-net: L1's QEMU serves a virtio-net through the host's vhost
+    args=("${common[@]}" --cross-prefix=aarch64-linux-gnu- --static --disable-tcg
+          --enable-vhost-kernel --enable-vhost-net)
     env=(PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig)
     ;;
 esac

@@ -142,6 +142,12 @@ if [ -n "$SCN_L0_DEV" ]; then
     hostdev="vfio-pci,host=$bdf$SCN_L1_VFIO"
 fi
 
+if [ -n "$SCN_L1_TAP" ]; then
+    printf '#!/bin/sh\nip link set "$1" up && ip addr add %s dev "$1"\n' \
+        "$NESTED_TAP_L1" > /tmp/tap-up
+    chmod +x /tmp/tap-up
+fi
+
 # SCN_L1_QEMU is a list of options.  It goes before the vfio-pci device:
 # a vIOMMU must exist when the devices behind it are realized, or they
 # get the plain address space (and DMA to L2's IOVAs faults in L1).

@@ -246,50 +246,71 @@ vector_aim() {
 vector_pending() { echo $((($(devmem "$pba" 32) >> $1) & 1)); }
 vector1_pending() { [ "$(vector_pending 1)" = 1 ]; }
 
-read_disk() {   # read_disk TAG: 64 blocks past the page cache
-    dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct 2>/dev/null ||
-        { say "FAIL $1: read of /dev/vda"; return 1; }
-    say "$1: read ok"
+# virtio-route, vhost-route: bring the device's disk or link up
+virtio_up() {
+    ifc=
+    if [ "$SCN_ID" = 1af4:1041 ]; then
+        wait_up_to 60 net_if || { say "FAIL $1: no network interface"; return 1; }
+        ifc=$(net_if)
+        { ip addr add "$NESTED_TAP_L2" dev "$ifc" && ip link set "$ifc" up &&
+            wait_for carrier_up; } || { say "FAIL $1: $ifc does not come up"; return 1; }
+    else
+        wait_for test -b /dev/vda || { say "FAIL $1: no /dev/vda"; return 1; }
+    fi
 }
 
-# virtio-route: the virtio-blk's request queue has vector 1 (Linux puts
-# the config interrupt on vector 0).  L2 makes KVM refuse its route: it
-# aims vector 1 at an IOVA that L2's vIOMMU does not map, so that the
-# route update at unmask fails (stock QEMU asserts there).
+# Make the device signal its first queue: a read past the page cache, or
+# an ARP request that L1 answers
+virtio_io() {   # virtio_io TAG
+    if [ -n "$ifc" ]; then
+        arping -q -c 1 -w 10 -I "$ifc" "${NESTED_TAP_L1%/*}"
+    else
+        dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct 2>/dev/null
+    fi || { say "FAIL $1: no answer from the device"; return 1; }
+    say "$1: io ok"
+}
+
+virtio_rebind() {
+    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/unbind
+    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/bind
+    virtio_up "$1"
+}
+
+# virtio-route, vhost-route: the device's first queue (virtio-blk's
+# requests, virtio-net's receive queue) has vector 1; Linux puts the
+# config interrupt on vector 0.  L2 makes KVM refuse the vector's route:
+# it aims the vector at an IOVA that L2's vIOMMU does not map, so that
+# the route update at unmask fails (stock QEMU asserts there).
 virtio_route() {
     # virtio-pci took the device at boot, before the vIOMMU's driver was
     # loaded: bind it again, now behind the vIOMMU
-    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/unbind
-    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/bind
-    wait_for test -b /dev/vda || { say "FAIL no /dev/vda"; return 1; }
+    virtio_rebind bound || return 1
+    [ -e "$dev/iommu_group" ] || { say "FAIL $bdf is not behind the vIOMMU"; return 1; }
     msix=$(find_cap 17) || { say "FAIL no MSI-X capability"; return 1; }
     table=$(bar_location "$(cfg_dword $((msix + 4)))")
     pba=$(bar_location "$(cfg_dword $((msix + 8)))")
-    [ -e "$dev/iommu_group" ] || { say "FAIL $bdf is not behind the vIOMMU"; return 1; }
     # (The ITS doorbell is a bypass window of the vIOMMU: not translated)
     doorbell=$(devmem "$(entry 1)" 32)
-    read_disk first || return 1
+    virtio_io first || return 1
 
     vector_aim 1 "$NESTED_UNMAPPED_IOVA"
     say "vector 1 aimed at an unmapped IOVA"
-    # Masked, the vector's interrupt must land in the PBA: QEMU handles it
+    # Masked, the vector's interrupt must land in the PBA
     vector_mask 1 1
-    dd if=/dev/vda of=/dev/null bs=4096 count=1 skip=100 iflag=direct 2>/dev/null &
-    reader=$!
+    virtio_io masked &
+    io=$!
     wait_up_to 10 vector1_pending
-    say "masked read: pending $(vector_pending 1)"
+    say "masked io: pending $(vector_pending 1)"
     devmem "$(entry 1)" 32 "$doorbell"
     vector_mask 1 0
-    wait $reader || { say "FAIL the masked read did not complete"; return 1; }
-    say "unmasked: pending $(vector_pending 1), read done"
-    read_disk restored || return 1
+    wait $io || { say "FAIL the masked io did not complete"; return 1; }
+    say "unmasked: pending $(vector_pending 1), io done"
+    virtio_io restored || return 1
 
     # Vector 1 in QEMU's hands again while the driver lets the device go
     vector_aim 1 "$NESTED_UNMAPPED_IOVA"
-    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/unbind
-    echo "$bdf" > /sys/bus/pci/drivers/virtio-pci/bind
-    wait_for test -b /dev/vda || { say "FAIL no /dev/vda after the rebind"; return 1; }
-    read_disk rebound || return 1
+    virtio_rebind rebound || return 1
+    virtio_io rebound || return 1
     say "virtio-route ok"
 }
 

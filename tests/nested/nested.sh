@@ -151,10 +151,12 @@ rounds_summary() {
 }
 l1_delta_positive() { local d; d=$(l1_delta); [ "$d" != none ] && [ "$d" -gt 0 ]; }
 
-# virtio-route: KVM refuses routes of a virtio-blk behind L2's vIOMMU
+# virtio-route, vhost-route: KVM refuses a route of a virtio device behind
+# L2's vIOMMU
 virtio_route_checks() {
-    local qemu='^L2\| qemu-system-aarch64: vblk0: MSI-X vector'
-    check "L2: virtio-blk behind the vIOMMU, disk read" has '^L2\| NESTED-L2 first: read ok$'
+    local qemu='^L2\| qemu-system-aarch64: (vblk0|vnet0): MSI-X vector'
+    local vector='virtio-(blk|net)-pci vector 1'
+    check "L2: device behind the vIOMMU, answers" has '^L2\| NESTED-L2 first: io ok$'
     if [ -n "$aborts" ]; then
         check "L1: stock QEMU asserts when KVM refuses the route at unmask" \
             has "Assertion .ret >= 0. failed"
@@ -162,19 +164,19 @@ virtio_route_checks() {
         return
     fi
     check "L2: masked vector in QEMU's hands: its interrupt went to the PBA" \
-        has '^L2\| NESTED-L2 masked read: pending 1$'
-    check "L2: unmasked: the pending MSI went out, the read completed" \
-        has '^L2\| NESTED-L2 unmasked: pending 0, read done$'
-    check "L2: disk read with vector 1 back on KVM" has '^L2\| NESTED-L2 restored: read ok$'
-    check "L2: driver rebound with vector 1 in QEMU's hands, disk read" \
-        has '^L2\| NESTED-L2 rebound: read ok$'
-    check "L2: virtio-route done" has '^L2\| NESTED-L2 virtio-route ok$'
+        has '^L2\| NESTED-L2 masked io: pending 1$'
+    check "L2: unmasked: the pending MSI went out, the io completed" \
+        has '^L2\| NESTED-L2 unmasked: pending 0, io done$'
+    check "L2: io with vector 1 back on KVM" has '^L2\| NESTED-L2 restored: io ok$'
+    check "L2: driver rebound with vector 1 in QEMU's hands, io" \
+        has '^L2\| NESTED-L2 rebound: io ok$'
+    check "L2: $scn done" has '^L2\| NESTED-L2 virtio-route ok$'
     check "L1: QEMU reported vector 1 once (refused twice)" \
         count_is 1 "$qemu 1: cannot update KVM MSI route [0-9]+: Invalid argument; its interrupts go through QEMU$"
     check "L1: both refusals traced, each handing the vector to QEMU" \
-        count_is 2 'virtio_pci_vector_to_qemu virtio-blk-pci vector 1: '
+        count_is 2 "virtio_pci_vector_to_qemu $vector: "
     check "L1: vector 1 handed back to KVM once its doorbell was fixed" \
-        count_is 1 'virtio_pci_vector_to_kvm virtio-blk-pci vector 1 GSI [0-9]+'
+        count_is 1 "virtio_pci_vector_to_kvm $vector GSI [0-9]+"
 }
 
 run() {

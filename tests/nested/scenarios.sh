@@ -5,10 +5,10 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle virtio-route"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle virtio-route vhost-route"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
-NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci"
+NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci tun vhost_net"
 NESTED_L2_MODULES="e1000e nvme virtio_net virtio_iommu virtio_blk"
 
 # nested_guest_init PREFIX: what the /init of every guest starts with.
@@ -75,9 +75,11 @@ nested_find_device() {
 #                   raise, raise_msi, msi_mask, flap, lifecycle or
 #                   virtio_route
 #   SCN_STOCK_ABORT set when the stock QEMU in L1 is expected to abort
+#   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
+#                   address NESTED_TAP_L1
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
-    SCN_L1_VFIO='' SCN_STOCK_ABORT=''
+    SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle)
@@ -128,6 +130,17 @@ nested_scenario() {
         SCN_TRAFFIC=virtio_route
         SCN_STOCK_ABORT=1
         ;;
+    vhost-route)
+        # virtio-route with a virtio-net served by L1's vhost-net, which
+        # keeps its irqfds attached while a vector is masked.  L2 talks
+        # to L1 over tap0; QEMU runs /tmp/tap-up when it has created it.
+        SCN_ID=1af4:1041
+        SCN_L1_QEMU="-device virtio-iommu-pci -netdev tap,id=net0,ifname=tap0,script=/tmp/tap-up,downscript=no,vhost=on -device virtio-net-pci,netdev=net0,id=vnet0,disable-legacy=on,romfile= -trace virtio_pci_vector_to_qemu -trace virtio_pci_vector_to_kvm"
+        SCN_L2_MODULES="virtio_iommu virtio_net"
+        SCN_TRAFFIC=virtio_route
+        SCN_STOCK_ABORT=1
+        SCN_L1_TAP=1
+        ;;
     *)
         return 1
         ;;
@@ -164,6 +177,9 @@ NESTED_RAISES=5
 
 # virtio-route: an IOVA that L2's virtio-iommu never maps
 NESTED_UNMAPPED_IOVA=0x1000
+# vhost-route: the two ends of the link between L1 and L2
+NESTED_TAP_L1=10.0.3.1/24
+NESTED_TAP_L2=10.0.3.2/24
 
 # link-flap: rounds of "ip link set down; up" in L2.  e1000e frees and
 # requests its three MSI-X vectors on each, which masks and unmasks them.
