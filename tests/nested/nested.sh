@@ -163,6 +163,8 @@ virtio_route_checks() {
         check "L1: its QEMU died of it (status 134)" has '^NESTED-L1 l2-exit 134$'
         return
     fi
+    check "L2: unmasked vector in QEMU's hands: QEMU delivered its interrupt" \
+        has "^L2\\| NESTED-L2 in QEMU's hands: io ok$"
     check "L2: masked vector in QEMU's hands: its interrupt went to the PBA" \
         has '^L2\| NESTED-L2 masked io: pending 1$'
     check "L2: unmasked: the pending MSI went out, the io completed" \
