@@ -38,10 +38,15 @@ if [ ! -f "$dsc" ]; then
     fi
     mkdir -p "$dl"
     vmsix_info "downloading Debian source qemu $VMSIX_BASE"
-    # apt checks the files against the signed Sources index.
-    (cd "$dl" && apt-get source -qq --download-only "qemu=$VMSIX_BASE" 2>&1 |
-        grep -v 'unsandboxed as root' >&2) ||
+    # apt checks the files against the signed Sources index.  Its only
+    # output on success, as root, is a warning that it downloads
+    # unsandboxed; keep the rest, and judge by apt's exit status alone.
+    if ! (cd "$dl" && apt-get source -qq --download-only "qemu=$VMSIX_BASE") \
+        >"$dl/apt.log" 2>&1; then
+        grep -v 'unsandboxed as root' "$dl/apt.log" >&2 || true
         vmsix_die "apt-get source qemu=$VMSIX_BASE failed"
+    fi
+    grep -v 'unsandboxed as root' "$dl/apt.log" >&2 || true
 fi
 
 # Check the version and every checksum the .dsc lists.
