@@ -3,7 +3,8 @@
 # refresh workflow round-trips.  Each case works on a scratch copy of the
 # repository and its own build directory.
 #
-# usage: tests/vmsix/tooling-test.sh local-edit|bad-patch|missing-base|refresh
+# usage: tests/vmsix/tooling-test.sh local-edit|bad-patch|missing-base|refresh|
+#                                    download
 set -euo pipefail
 . "$(dirname "$0")/../../vmsix/lib.sh"
 
@@ -79,6 +80,22 @@ missing-base)
         exit 1
     fi
     echo "ok: $out"
+    ;;
+download)
+    # What a machine without a cache does first: fetch the pinned source
+    # package from the mirror, check it and unpack it.
+    export VMSIX_CACHE="$scratch/cache"
+    base=$("$repo/vmsix/fetch-base.sh")
+    [ -f "$base/.vmsix-ready" ] && git -C "$base" rev-parse -q --verify base >/dev/null ||
+        { echo "FAIL: fetch-base.sh did not leave a tagged base in $base"; exit 1; }
+    [ -f "$base/hw/pci/msix.c" ] && [ -d "$base/debian/patches" ] ||
+        { echo "FAIL: $base is not an unpacked qemu source package"; exit 1; }
+    echo "ok: downloaded, checked and unpacked into $base"
+    rm -rf "$base"
+    orig=$(ls "$VMSIX_CACHE"/dl/qemu_*.debian.tar.xz)
+    printf x >> "$orig"
+    expect_fail "checksum mismatch in the files of" "$repo/vmsix/fetch-base.sh"
+    [ ! -e "$base" ] || { echo "FAIL: a corrupt download left $base"; exit 1; }
     ;;
 refresh)
     "$repo/vmsix/prepare-tree.sh" fork 2>/dev/null
