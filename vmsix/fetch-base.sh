@@ -38,15 +38,9 @@ if [ ! -f "$dsc" ]; then
     fi
     mkdir -p "$dl"
     vmsix_info "downloading Debian source qemu $VMSIX_BASE"
-    # apt checks the files against the signed Sources index.  Its only
-    # output on success, as root, is a warning that it downloads
-    # unsandboxed; keep the rest, and judge by apt's exit status alone.
-    if ! (cd "$dl" && apt-get source -qq --download-only "qemu=$VMSIX_BASE") \
-        >"$dl/apt.log" 2>&1; then
-        grep -v 'unsandboxed as root' "$dl/apt.log" >&2 || true
+    # apt checks the files against the signed Sources index.
+    vmsix_apt_get_in "$dl" source -qq --download-only "qemu=$VMSIX_BASE" ||
         vmsix_die "apt-get source qemu=$VMSIX_BASE failed"
-    fi
-    grep -v 'unsandboxed as root' "$dl/apt.log" >&2 || true
 fi
 
 # Check the version and every checksum the .dsc lists.

@@ -49,8 +49,8 @@ fetch() {       # fetch PACKAGE -> path of the unpacked tree
     if [ ! -f "$out/.vmsix-ready" ]; then
         rm -rf "$out" "$dir/debs/$pkg"
         mkdir -p "$dir/debs/$pkg"
-        (cd "$dir/debs/$pkg" && apt-get download -qq "$pkg:arm64" 2>&1 |
-            grep -v 'unsandboxed as root' >&2) || true
+        # A failed download is reported below, by the .deb it did not leave.
+        vmsix_apt_get_in "$dir/debs/$pkg" download -qq "$pkg:arm64" || true
         local deb
         deb=$(ls "$dir/debs/$pkg"/*.deb 2>/dev/null | head -n1)
         [ -n "$deb" ] ||

@@ -27,6 +27,17 @@ vmsix_git() {
         -c advice.detachedHead=false -c core.autocrlf=false "$@"
 }
 
+# vmsix_apt_get_in DIR ARGS...: apt-get ARGS in DIR, with apt's exit status.
+# As root, apt downloads unsandboxed and warns about it on every call; that
+# line is dropped and the rest of its output goes to stderr.
+vmsix_apt_get_in() {
+    local dir=$1 out rc=0
+    shift
+    out=$(cd "$dir" && apt-get "$@" 2>&1) || rc=$?
+    printf '%s\n' "$out" | grep -v -e 'unsandboxed as root' -e '^$' >&2 || true
+    return "$rc"
+}
+
 # Compile through ccache, whose cache lives beside the base cache.
 vmsix_use_ccache() {
     export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}

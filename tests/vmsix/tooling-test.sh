@@ -92,8 +92,7 @@ download)
         { echo "FAIL: $base is not an unpacked qemu source package"; exit 1; }
     echo "ok: downloaded, checked and unpacked into $base"
     rm -rf "$base"
-    orig=$(ls "$VMSIX_CACHE"/dl/qemu_*.debian.tar.xz)
-    printf x >> "$orig"
+    printf x >> "$(ls "$VMSIX_CACHE"/dl/qemu_*.debian.tar.xz)"
     expect_fail "checksum mismatch in the files of" "$repo/vmsix/fetch-base.sh"
     [ ! -e "$base" ] || { echo "FAIL: a corrupt download left $base"; exit 1; }
     ;;
