@@ -51,9 +51,9 @@ fetch() {       # fetch PACKAGE -> path of the unpacked tree
         mkdir -p "$dir/debs/$pkg"
         # A failed download is reported below, by the .deb it did not leave.
         vmsix_apt_get_in "$dir/debs/$pkg" download -qq "$pkg:arm64" || true
-        local deb
-        deb=$(ls "$dir/debs/$pkg"/*.deb 2>/dev/null | head -n1)
-        [ -n "$deb" ] ||
+        local debs=("$dir/debs/$pkg"/*.deb)
+        local deb=${debs[0]}
+        [ -f "$deb" ] ||
             vmsix_die "$pkg:arm64 is not on the mirror (apt-cache policy $pkg:arm64); run apt-get update, or pick another with VMSIX_GUEST_KERNEL"
         dpkg-deb -x "$deb" "$out"
         touch "$out/.vmsix-ready"

@@ -4,7 +4,7 @@
 # repository and its own build directory.
 #
 # usage: tests/vmsix/tooling-test.sh local-edit|bad-patch|missing-base|refresh|
-#                                    download
+#                                    download|missing-package
 set -euo pipefail
 . "$(dirname "$0")/../../vmsix/lib.sh"
 
@@ -95,6 +95,11 @@ download)
     printf x >> "$(ls "$VMSIX_CACHE"/dl/qemu_*.debian.tar.xz)"
     expect_fail "checksum mismatch in the files of" "$repo/vmsix/fetch-base.sh"
     [ ! -e "$base" ] || { echo "FAIL: a corrupt download left $base"; exit 1; }
+    ;;
+missing-package)
+    export VMSIX_CACHE="$scratch/cache"
+    expect_fail "vmsix-no-such-package:arm64 is not on the mirror" \
+        "$repo/vmsix/guest-assets.sh" package vmsix-no-such-package
     ;;
 refresh)
     "$repo/vmsix/prepare-tree.sh" fork 2>/dev/null
