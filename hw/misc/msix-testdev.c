@@ -185,7 +185,9 @@ static void msix_testdev_vector_release(PCIDevice *pdev, unsigned int vector)
 static void msix_testdev_vector_poll(PCIDevice *pdev, unsigned int start,
                                      unsigned int end)
 {
-    msix_eventfds_poll(MSIX_TESTDEV(pdev)->efds, start, end - start);
+    if (end > start) {
+        msix_eventfds_poll(MSIX_TESTDEV(pdev)->efds, start, end - start);
+    }
 }
 
 static void msix_testdev_auto_stop(MsixTestdevState *s)

@@ -73,31 +73,50 @@ static void pci_irqfd_detach(void *opaque, EventNotifier *n, int virq)
     kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, n, virq);
 }
 
-/*
- * The vectors are MSI vectors while MSI is on, MSI-X vectors otherwise (a
- * device turns at most one of them on).
- */
-static bool msi_mode(PCIDevice *dev)
+static void pci_msix_deliver(void *opaque, unsigned vector)
 {
-    return msi_enabled(dev) && !msix_enabled(dev);
+    msix_notify(opaque, vector);
 }
 
-static void pci_deliver(void *opaque, unsigned vector)
+static void pci_msix_set_pending(void *opaque, unsigned vector)
 {
-    if (msi_mode(opaque)) {
+    msix_set_pending(opaque, vector);
+}
+
+static bool pci_msix_take_pending(void *opaque, unsigned vector)
+{
+    PCIDevice *dev = opaque;
+    uint8_t bit = 1 << (vector % 8);
+
+    if (!(dev->msix_pba[vector / 8] & bit)) {
+        return false;
+    }
+    msix_clr_pending(dev, vector);
+    return true;
+}
+
+/*
+ * The MSI vectors of a device that has them on.  The guest can shrink
+ * Multiple Message Enable while MSI is on: a vector beyond it has no MSI
+ * to send.
+ */
+static bool pci_msi_vector_enabled(PCIDevice *dev, unsigned vector)
+{
+    return msi_enabled(dev) && vector < msi_nr_vectors_allocated(dev);
+}
+
+static void pci_msi_deliver(void *opaque, unsigned vector)
+{
+    if (pci_msi_vector_enabled(opaque, vector)) {
         msi_notify(opaque, vector);
-    } else if (msix_present(opaque)) {
-        msix_notify(opaque, vector);
     }
 }
 
-static void pci_set_pending(void *opaque, unsigned vector)
+/* msi_notify() of a masked vector sets its pending bit */
+static void pci_msi_set_pending(void *opaque, unsigned vector)
 {
-    if (msi_mode(opaque)) {
-        /* Sets the pending bit while masked, delivers otherwise */
+    if (pci_msi_vector_enabled(opaque, vector)) {
         msi_notify(opaque, vector);
-    } else if (msix_present(opaque)) {
-        msix_set_pending(opaque, vector);
     }
 }
 
@@ -114,50 +133,65 @@ static uint8_t *msi_pending_bits(PCIDevice *dev)
                                          PCI_MSI_PENDING_32);
 }
 
-static bool pci_take_pending(void *opaque, unsigned vector)
+static bool pci_msi_take_pending(void *opaque, unsigned vector)
 {
-    PCIDevice *dev = opaque;
-    uint8_t *bits;
-    uint32_t bit;
+    uint8_t *bits = msi_pending_bits(opaque);
+    uint32_t bit = 1U << vector;
 
-    if (!msi_mode(dev)) {
-        bit = 1 << (vector % 8);
-        if (!msix_present(dev) || !(dev->msix_pba[vector / 8] & bit)) {
-            return false;
-        }
-        msix_clr_pending(dev, vector);
-        return true;
-    }
-    bits = msi_pending_bits(dev);
-    bit = 1U << vector;
-    if (!bits || !(pci_get_long(bits) & bit)) {
+    if (!bits || vector >= 32 || !(pci_get_long(bits) & bit)) {
         return false;
     }
     pci_set_long(bits, pci_get_long(bits) & ~bit);
     return true;
 }
 
-static const MSIXEventfdOps pci_kvm_ops = {
+static const MSIXEventfdOps pci_msix_kvm_ops = {
     .route_set = pci_route_set,
     .route_release = pci_route_release,
     .routes_commit = pci_routes_commit,
     .irqfd_attach = pci_irqfd_attach,
     .irqfd_detach = pci_irqfd_detach,
-    .deliver = pci_deliver,
-    .set_pending = pci_set_pending,
-    .take_pending = pci_take_pending,
+    .deliver = pci_msix_deliver,
+    .set_pending = pci_msix_set_pending,
+    .take_pending = pci_msix_take_pending,
 };
 
-static const MSIXEventfdOps pci_userspace_ops = {
-    .deliver = pci_deliver,
-    .set_pending = pci_set_pending,
-    .take_pending = pci_take_pending,
+static const MSIXEventfdOps pci_msix_userspace_ops = {
+    .deliver = pci_msix_deliver,
+    .set_pending = pci_msix_set_pending,
+    .take_pending = pci_msix_take_pending,
 };
+
+static const MSIXEventfdOps pci_msi_kvm_ops = {
+    .route_set = pci_route_set,
+    .route_release = pci_route_release,
+    .routes_commit = pci_routes_commit,
+    .irqfd_attach = pci_irqfd_attach,
+    .irqfd_detach = pci_irqfd_detach,
+    .deliver = pci_msi_deliver,
+    .set_pending = pci_msi_set_pending,
+    .take_pending = pci_msi_take_pending,
+};
+
+static const MSIXEventfdOps pci_msi_userspace_ops = {
+    .deliver = pci_msi_deliver,
+    .set_pending = pci_msi_set_pending,
+    .take_pending = pci_msi_take_pending,
+};
+
+static bool pci_use_kvm(bool allow_kvm)
+{
+    return allow_kvm && kvm_msi_via_irqfd_enabled();
+}
 
 const MSIXEventfdOps *msix_eventfds_pci_ops(bool allow_kvm)
 {
-    if (allow_kvm && kvm_msi_via_irqfd_enabled()) {
-        return &pci_kvm_ops;
-    }
-    return &pci_userspace_ops;
+    return pci_use_kvm(allow_kvm) ? &pci_msix_kvm_ops
+                                  : &pci_msix_userspace_ops;
+}
+
+const MSIXEventfdOps *msix_eventfds_pci_msi_ops(bool allow_kvm)
+{
+    return pci_use_kvm(allow_kvm) ? &pci_msi_kvm_ops
+                                  : &pci_msi_userspace_ops;
 }

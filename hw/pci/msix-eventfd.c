@@ -38,7 +38,8 @@ typedef struct MSIXEventfdVector {
     bool watched;               /* by the poller; under s->lock */
     bool irqfd_attached;
     bool replay;                /* inject one MSI when it goes live */
-    bool failure_reported;
+    bool failure_reported;      /* of a route or irqfd failure */
+    bool poll_failure_reported;
     uint64_t signals;           /* not yet delivered; under s->lock */
     MSIXEventfdStats stats;     /* .latched under s->lock */
 } MSIXEventfdVector;
@@ -191,14 +192,15 @@ static int epoll_add(MSIXEventfds *s, EventNotifier *n, uint32_t data)
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, event_notifier_get_fd(n), &ev);
 }
 
-static void report_failure(MSIXEventfdVector *v, Error *err)
+static void report_failure(MSIXEventfdVector *v, bool *reported,
+                           Error *err)
 {
     if (!err) {
         error_setg(&err, "interrupt controller error");
     }
     v->stats.failures++;
-    if (!v->failure_reported) {
-        v->failure_reported = true;
+    if (!*reported) {
+        *reported = true;
         error_report("%s: MSI-X vector %u: %s; its interrupts go through "
                      "QEMU", v->s->name, vector_nr(v), error_get_pretty(err));
     }
@@ -230,7 +232,7 @@ static void watch(MSIXEventfdVector *v)
         Error *err = NULL;
 
         error_setg_errno(&err, errno, "cannot poll it while masked");
-        report_failure(v, err);
+        report_failure(v, &v->poll_failure_reported, err);
         qemu_set_fd_handler(event_notifier_get_fd(&v->notifier),
                             latch_on_main_loop, NULL, v);
     }
@@ -318,7 +320,7 @@ static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
     detach_irqfd(v);
     release_route(v);
-    report_failure(v, err);
+    report_failure(v, &v->failure_reported, err);
     serve_from_main_loop(v);
 }
 
@@ -348,6 +350,10 @@ static bool update_route(MSIXEventfdVector *v)
     if (v->irqfd_attached && virq != v->virq) {
         /* GICv2m: the SPI comes from the data, so the irqfd moves */
         detach_irqfd(v);
+        set_bit(vector_nr(v), s->deferred);
+    }
+    if (changed) {
+        /* The commit covers it: if the kernel refuses, QEMU serves it */
         set_bit(vector_nr(v), s->deferred);
     }
     v->virq = virq;
@@ -442,11 +448,31 @@ static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
     }
 }
 
+/*
+ * An unused vector's eventfd can still hold signals from before the host
+ * stopped, or from a host vector the guest no longer enables: they
+ * belong to no interrupt the guest is waiting for.
+ */
+static void drop_stale(MSIXEventfdVector *v)
+{
+    uint64_t count;
+
+    if (v->state != MSIX_EVENTFD_UNUSED) {
+        return;
+    }
+    count = drain(v);
+    if (count) {
+        v->stats.dropped += count;
+        trace_msix_eventfds_drop(v->s->name, vector_nr(v), count);
+    }
+}
+
 void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
     bool pending;
 
+    drop_stale(v);
     msix_eventfds_begin(s);
     if (v->state == MSIX_EVENTFD_BYPASS ||
         v->state == MSIX_EVENTFD_USERSPACE) {
@@ -501,6 +527,7 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
     if (v->state == MSIX_EVENTFD_MASKED) {
         return;
     }
+    drop_stale(v);
     quiesce(v);
     if (v->replay) {
         /* Unmasked and masked again within one batch: keep it pending */
@@ -515,6 +542,9 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
 
+    if (v->state == MSIX_EVENTFD_UNUSED) {
+        return;
+    }
     quiesce(v);
     release_route(v);
     latch_drained(v);
@@ -556,7 +586,7 @@ void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count)
 bool msix_eventfds_latched(MSIXEventfds *s, unsigned vector)
 {
     assert(vector < s->nr);
-    return test_bit(vector, s->latched);
+    return qatomic_read(&s->latched[BIT_WORD(vector)]) & BIT_MASK(vector);
 }
 
 static void add_stats(MSIXEventfdStats *sum, const MSIXEventfdStats *st)
@@ -586,6 +616,19 @@ void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
         }
         stats->route_commits = s->route_commits;
     }
+    qemu_mutex_unlock(&s->lock);
+}
+
+void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops)
+{
+    unsigned i;
+
+    assert(ops && ops->deliver && ops->set_pending);
+    for (i = 0; i < s->nr; i++) {
+        assert(s->vec[i].state == MSIX_EVENTFD_UNUSED);
+    }
+    qemu_mutex_lock(&s->lock);
+    s->ops = ops;
     qemu_mutex_unlock(&s->lock);
 }
 

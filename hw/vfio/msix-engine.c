@@ -6,10 +6,15 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Everything here runs under the BQL.  Once the host holds a vector's
- * trigger eventfd, the engine never changes it while MSI-X stays
- * enabled: masking, unmasking and the function mask only move the
- * eventfd between KVM and the poller (hw/pci/msix-eventfd.c), which the
- * host does not see.
+ * trigger eventfd, the engine never changes it while the mode stays on:
+ * masking, unmasking and the function mask only move the eventfd between
+ * KVM and the poller (hw/pci/msix-eventfd.c), which the host does not
+ * see.
+ *
+ * Mode switches reach the host in the order the host needs them: a mode
+ * is turned off at once, so that nothing else (INTx, the other mode) is
+ * set up while it is still on, and turned on when the batch that turned
+ * it on commits.
  */
 
 #include "qemu/osdep.h"
@@ -22,67 +27,114 @@
 struct VFIOMSIXEngine {
     char *name;
     unsigned nr;
-    unsigned active;            /* vectors [0, active) can be enabled */
     MSIXEventfds *efds;
-    VFIOMSIXAlloc alloc;
     const VFIOMSIXHostOps *ops;
     void *opaque;
 
     /* virtual state */
-    bool enabled;
+    VFIOMSIXMode mode;
+    unsigned active;            /* vectors [0, active) are enabled */
+    VFIOMSIXAlloc alloc;
     unsigned long *unmasked;
     MSIMessage *msg;
 
     /* physical state, besides the eventfds' */
-    bool host_enabled;
+    VFIOMSIXMode host_mode;     /* whose IRQ index is on in the host */
     bool host_failed;           /* reported; not retried until disabled */
     unsigned long *host_vec;    /* holds our trigger eventfd */
-    unsigned long *reported;    /* host failure reported for the vector */
+    unsigned long *refused;     /* reported; not retried until disabled */
 
     unsigned batch;
-    bool all_dirty;
-    unsigned long *dirty;
+    bool enable_pending;        /* host and vectors wait for the commit */
     VFIOMSIXStats stats;
 };
 
-static int32_t trigger_fd(VFIOMSIXEngine *e, unsigned vector)
+static const char *mode_name(VFIOMSIXMode mode)
+{
+    return mode == VFIO_MSIX_MODE_MSI ? "MSI" :
+           mode == VFIO_MSIX_MODE_MSIX ? "MSI-X" : "off";
+}
+
+static int32_t vfio_msix_engine_trigger_fd(VFIOMSIXEngine *e, unsigned vector)
 {
     return event_notifier_get_fd(msix_eventfds_notifier(e->efds, vector));
 }
 
-static bool set_triggers(VFIOMSIXEngine *e, unsigned start, unsigned count,
-                         const int32_t *fds, Error **errp)
+/* Returns what VFIOMSIXHostOps.set_triggers returns, and counts it */
+static int vfio_msix_engine_set_triggers(VFIOMSIXEngine *e, unsigned start,
+                                         unsigned count, const int32_t *fds,
+                                         Error **errp)
 {
+    int ret;
+
     e->stats.set_irqs++;
-    trace_vfio_msix_engine_set_triggers(e->name, start, count);
-    if (e->ops->set_triggers(e->opaque, start, count, fds, errp) < 0) {
+    trace_vfio_msix_engine_set_triggers(e->name, mode_name(e->mode), start,
+                                        count);
+    ret = e->ops->set_triggers(e->opaque, e->mode, start, count, fds, errp);
+    if (ret) {
         e->stats.host_failures++;
-        return false;
     }
-    return true;
+    return ret;
 }
 
-static void report_host_failure(VFIOMSIXEngine *e, const char *what,
-                                Error *err)
+static void vfio_msix_engine_report(VFIOMSIXEngine *e, const char *what,
+                                    Error *err)
 {
     error_report("%s: %s: %s", e->name, what, error_get_pretty(err));
     error_free(err);
 }
 
-static void host_enable(VFIOMSIXEngine *e)
+/* The host cannot give vectors [@first, active): say so once */
+static void vfio_msix_engine_refuse(VFIOMSIXEngine *e, unsigned first)
 {
-    g_autofree int32_t *fds = NULL;
+    bitmap_set(e->refused, first, e->active - first);
+    e->stats.host_refused += e->active - first;
+    warn_report("%s: the host has %u of the %u %s vectors the guest "
+                "enabled; vectors %u-%u stay silent", e->name, first,
+                e->active, mode_name(e->mode), first, e->active - 1);
+}
+
+/*
+ * Every vector at once.  A host with fewer vectors (the kernel then says
+ * how many it has and enables nothing) gets as many as it has.
+ */
+static bool vfio_msix_engine_enable_table(VFIOMSIXEngine *e, Error **errp)
+{
+    g_autofree int32_t *fds = g_new(int32_t, e->active);
+    unsigned i, count = e->active;
+    int ret;
+
+    for (i = 0; i < count; i++) {
+        fds[i] = vfio_msix_engine_trigger_fd(e, i);
+    }
+    ret = vfio_msix_engine_set_triggers(e, 0, count, fds, errp);
+    if (ret > 0 && ret < count) {
+        trace_vfio_msix_engine_host_partial(e->name, ret, count);
+        count = ret;
+        ret = vfio_msix_engine_set_triggers(e, 0, count, fds, errp);
+    }
+    if (ret > 0) {
+        error_setg(errp, "the host offers %d vectors and then refuses them",
+                   ret);
+        return false;
+    }
+    if (ret < 0) {
+        return false;
+    }
+    bitmap_set(e->host_vec, 0, count);
+    if (count < e->active) {
+        vfio_msix_engine_refuse(e, count);
+    }
+    return true;
+}
+
+static void vfio_msix_engine_host_enable(VFIOMSIXEngine *e)
+{
     Error *err = NULL;
-    unsigned i;
+    bool ok;
 
     if (e->alloc == VFIO_MSIX_ALLOC_TABLE) {
-        fds = g_new(int32_t, e->active);
-        for (i = 0; i < e->active; i++) {
-            fds[i] = trigger_fd(e, i);
-        }
-        if (set_triggers(e, 0, e->active, fds, &err)) {
-            bitmap_fill(e->host_vec, e->active);
-        }
+        ok = vfio_msix_engine_enable_table(e, &err);
     } else {
         /*
          * MSI-X on with no vector, like the guest's view: some devices
@@ -90,151 +142,159 @@ static void host_enable(VFIOMSIXEngine *e)
          */
         int32_t none = -1;
 
-        set_triggers(e, 0, 1, &none, &err);
+        ok = !vfio_msix_engine_set_triggers(e, 0, 1, &none, &err);
+        if (!ok && !err) {
+            error_setg(&err, "the host has no vector");
+        }
     }
-    if (err) {
+    if (!ok) {
+        g_autofree char *what = g_strdup_printf(
+            "cannot enable %s in the host", mode_name(e->mode));
+
         e->host_failed = true;
-        report_host_failure(e, "cannot enable MSI-X in the host", err);
+        vfio_msix_engine_report(e, what, err);
         return;
     }
-    e->host_enabled = true;
-    trace_vfio_msix_engine_host(e->name, true);
+    e->host_mode = e->mode;
+    trace_vfio_msix_engine_host(e->name, mode_name(e->mode), true);
 }
 
-static void host_disable(VFIOMSIXEngine *e)
+static void vfio_msix_engine_host_disable(VFIOMSIXEngine *e)
 {
-    if (e->host_enabled) {
+    if (e->host_mode != VFIO_MSIX_MODE_OFF) {
         e->stats.set_irqs++;
-        e->ops->disable(e->opaque);
-        e->host_enabled = false;
-        trace_vfio_msix_engine_host(e->name, false);
+        e->ops->disable(e->opaque, e->host_mode);
+        trace_vfio_msix_engine_host(e->name, mode_name(e->host_mode), false);
+        e->host_mode = VFIO_MSIX_MODE_OFF;
     }
     bitmap_zero(e->host_vec, e->nr);
-    bitmap_zero(e->reported, e->nr);
+    bitmap_zero(e->refused, e->nr);
     e->host_failed = false;
 }
 
-static void reconcile_host(VFIOMSIXEngine *e)
-{
-    if (e->enabled && !e->host_enabled && !e->host_failed) {
-        host_enable(e);
-    } else if (!e->enabled) {
-        host_disable(e);
-    }
-}
-
 /* Dynamic allocation: the host gets @vector's trigger at first unmask. */
-static void host_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
+static void vfio_msix_engine_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
 {
+    g_autofree char *what = NULL;
     Error *err = NULL;
     int32_t fd;
 
-    if (!e->host_enabled || test_bit(vector, e->host_vec)) {
+    if (e->host_mode == VFIO_MSIX_MODE_OFF ||
+        test_bit(vector, e->host_vec) || test_bit(vector, e->refused)) {
         return;
     }
-    fd = trigger_fd(e, vector);
-    if (set_triggers(e, vector, 1, &fd, &err)) {
+    fd = vfio_msix_engine_trigger_fd(e, vector);
+    if (!vfio_msix_engine_set_triggers(e, vector, 1, &fd, &err)) {
         set_bit(vector, e->host_vec);
         trace_vfio_msix_engine_host_vector(e->name, vector);
         return;
     }
-    if (!test_and_set_bit(vector, e->reported)) {
-        g_autofree char *what = g_strdup_printf(
-            "cannot allocate host MSI-X vector %u", vector);
-
-        report_host_failure(e, what, err);
-    } else {
-        error_free(err);
+    set_bit(vector, e->refused);
+    e->stats.host_refused++;
+    if (!err) {
+        error_setg(&err, "the host has no vector left");
     }
+    what = g_strdup_printf("cannot allocate host %s vector %u",
+                           mode_name(e->mode), vector);
+    vfio_msix_engine_report(e, what, err);
 }
 
-static void reconcile_vector(VFIOMSIXEngine *e, unsigned vector)
+static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
 {
-    if (!e->enabled) {
-        msix_eventfds_release(e->efds, vector);
-    } else if (test_bit(vector, e->unmasked)) {
-        host_alloc_vector(e, vector);
+    if (test_bit(vector, e->unmasked)) {
+        vfio_msix_engine_alloc_vector(e, vector);
         msix_eventfds_unmask(e->efds, vector, e->msg[vector]);
     } else {
         msix_eventfds_mask(e->efds, vector);
     }
 }
 
-static void reconcile_dirty(VFIOMSIXEngine *e)
+/* The end of the batch that turned the mode on */
+static void vfio_msix_engine_go_live(VFIOMSIXEngine *e)
 {
     unsigned i;
 
-    msix_eventfds_begin(e->efds);
-    if (e->all_dirty) {
-        /* Masks go first, so the host's view only shrinks, then grows */
-        e->all_dirty = false;
-        bitmap_zero(e->dirty, e->nr);
-        if (!e->enabled) {
-            for (i = 0; i < e->nr; i++) {
-                reconcile_vector(e, i);
-            }
-        }
-        reconcile_host(e);
-        if (e->enabled) {
-            /* The others stay unused from the last disable */
-            for (i = 0; i < e->active; i++) {
-                reconcile_vector(e, i);
-            }
-        }
-    } else {
-        for (i = find_first_bit(e->dirty, e->nr); i < e->nr;
-             i = find_next_bit(e->dirty, e->nr, i + 1)) {
-            clear_bit(i, e->dirty);
-            reconcile_vector(e, i);
-        }
+    e->enable_pending = false;
+    vfio_msix_engine_host_enable(e);
+    for (i = 0; i < e->active; i++) {
+        vfio_msix_engine_apply_vector(e, i);
     }
-    msix_eventfds_commit(e->efds);
 }
 
 void vfio_msix_engine_begin(VFIOMSIXEngine *e)
 {
     e->batch++;
+    msix_eventfds_begin(e->efds);
 }
 
 void vfio_msix_engine_commit(VFIOMSIXEngine *e)
 {
     assert(e->batch > 0);
-    if (--e->batch == 0) {
-        reconcile_dirty(e);
+    if (--e->batch == 0 && e->enable_pending) {
+        vfio_msix_engine_go_live(e);
+    }
+    msix_eventfds_commit(e->efds);
+}
+
+static void vfio_msix_engine_release(VFIOMSIXEngine *e, unsigned first,
+                                     unsigned end)
+{
+    unsigned i;
+
+    bitmap_clear(e->unmasked, first, end - first);
+    for (i = first; i < end; i++) {
+        msix_eventfds_release(e->efds, i);
     }
 }
 
-void vfio_msix_engine_reconcile(VFIOMSIXEngine *e)
+void vfio_msix_engine_disable(VFIOMSIXEngine *e)
 {
-    e->all_dirty = true;
+    if (e->mode == VFIO_MSIX_MODE_OFF) {
+        return;
+    }
+    trace_vfio_msix_engine_disable(e->name, mode_name(e->mode));
+    e->mode = VFIO_MSIX_MODE_OFF;
+    e->enable_pending = false;
+    /*
+     * The host first: once it is off no signal can race with the
+     * release, and what an eventfd still holds is dropped and counted.
+     */
+    vfio_msix_engine_host_disable(e);
+    vfio_msix_engine_release(e, 0, e->active);
+}
+
+void vfio_msix_engine_enable(VFIOMSIXEngine *e, VFIOMSIXMode mode,
+                             unsigned nr, VFIOMSIXAlloc alloc)
+{
+    assert(mode != VFIO_MSIX_MODE_OFF && nr > 0 && nr <= e->nr);
+    vfio_msix_engine_disable(e);
+    trace_vfio_msix_engine_enable(e->name, mode_name(mode), nr,
+                                  alloc == VFIO_MSIX_ALLOC_TABLE);
+    e->mode = mode;
+    e->active = nr;
+    e->alloc = alloc;
+    e->enable_pending = true;
     vfio_msix_engine_begin(e);
     vfio_msix_engine_commit(e);
 }
 
-void vfio_msix_engine_set_vectors(VFIOMSIXEngine *e, unsigned nr,
-                                  VFIOMSIXAlloc alloc)
+void vfio_msix_engine_shrink(VFIOMSIXEngine *e, unsigned first)
 {
-    assert(!e->enabled && nr > 0 && nr <= e->nr);
-    e->active = nr;
-    e->alloc = alloc;
-    trace_vfio_msix_engine_set_vectors(e->name, nr,
-                                       alloc == VFIO_MSIX_ALLOC_TABLE);
-}
-
-void vfio_msix_engine_set_enabled(VFIOMSIXEngine *e, bool enabled)
-{
-    trace_vfio_msix_engine_enable(e->name, enabled);
-    if (!enabled) {
-        bitmap_zero(e->unmasked, e->nr);
+    if (e->mode == VFIO_MSIX_MODE_OFF || first >= e->active) {
+        return;
     }
-    e->enabled = enabled;
-    vfio_msix_engine_reconcile(e);
+    trace_vfio_msix_engine_shrink(e->name, first, e->active);
+    vfio_msix_engine_release(e, first, e->active);
+    e->active = first;
 }
 
 void vfio_msix_engine_set_vector(VFIOMSIXEngine *e, unsigned vector,
                                  bool unmasked, MSIMessage msg)
 {
-    assert(vector < e->active);
+    if (e->mode == VFIO_MSIX_MODE_OFF || vector >= e->active) {
+        trace_vfio_msix_engine_vector_ignored(e->name, vector);
+        return;
+    }
     trace_vfio_msix_engine_vector(e->name, vector, unmasked, msg.address,
                                   msg.data);
     if (unmasked) {
@@ -243,8 +303,16 @@ void vfio_msix_engine_set_vector(VFIOMSIXEngine *e, unsigned vector,
     } else {
         clear_bit(vector, e->unmasked);
     }
-    set_bit(vector, e->dirty);
+    if (e->enable_pending) {
+        return;
+    }
+    /*
+     * At once, even within a batch: the eventfds take what is pending
+     * now, before the MSI-X core looks at the PBA bit, and their own
+     * batch defers the route commit and the irqfd.
+     */
     vfio_msix_engine_begin(e);
+    vfio_msix_engine_apply_vector(e, vector);
     vfio_msix_engine_commit(e);
 }
 
@@ -253,14 +321,19 @@ MSIXEventfds *vfio_msix_engine_eventfds(VFIOMSIXEngine *e)
     return e->efds;
 }
 
-unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
+VFIOMSIXMode vfio_msix_engine_mode(VFIOMSIXEngine *e)
 {
-    return e->active;
+    return e->mode;
 }
 
-bool vfio_msix_engine_host_enabled(VFIOMSIXEngine *e)
+unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
 {
-    return e->host_enabled;
+    return e->mode == VFIO_MSIX_MODE_OFF ? 0 : e->active;
+}
+
+VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e)
+{
+    return e->host_mode;
 }
 
 bool vfio_msix_engine_host_vector(VFIOMSIXEngine *e, unsigned vector)
@@ -274,7 +347,6 @@ void vfio_msix_engine_get_stats(VFIOMSIXEngine *e, VFIOMSIXStats *stats)
 }
 
 VFIOMSIXEngine *vfio_msix_engine_new(const char *name, MSIXEventfds *efds,
-                                     VFIOMSIXAlloc alloc,
                                      const VFIOMSIXHostOps *ops,
                                      void *opaque)
 {
@@ -283,15 +355,12 @@ VFIOMSIXEngine *vfio_msix_engine_new(const char *name, MSIXEventfds *efds,
     e->name = g_strdup(name);
     e->efds = efds;
     e->nr = msix_eventfds_nr(efds);
-    e->active = e->nr;
-    e->alloc = alloc;
     e->ops = ops;
     e->opaque = opaque;
     e->unmasked = bitmap_new(e->nr);
     e->msg = g_new0(MSIMessage, e->nr);
     e->host_vec = bitmap_new(e->nr);
-    e->reported = bitmap_new(e->nr);
-    e->dirty = bitmap_new(e->nr);
+    e->refused = bitmap_new(e->nr);
     return e;
 }
 
@@ -300,12 +369,9 @@ void vfio_msix_engine_free(VFIOMSIXEngine *e)
     if (!e) {
         return;
     }
-    if (e->enabled) {
-        vfio_msix_engine_set_enabled(e, false);
-    }
+    vfio_msix_engine_disable(e);
     msix_eventfds_free(e->efds);
-    g_free(e->dirty);
-    g_free(e->reported);
+    g_free(e->refused);
     g_free(e->host_vec);
     g_free(e->msg);
     g_free(e->unmasked);

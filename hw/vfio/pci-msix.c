@@ -27,19 +27,25 @@
 #include "pci-msix.h"
 #include "trace.h"
 
-static int host_irq_index(VFIOPCIDevice *vdev)
+static int vfio_pci_msi_irq_index(VFIOMSIXMode mode)
 {
-    return vdev->interrupt == VFIO_INT_MSI ? VFIO_PCI_MSI_IRQ_INDEX
-                                           : VFIO_PCI_MSIX_IRQ_INDEX;
+    return mode == VFIO_MSIX_MODE_MSI ? VFIO_PCI_MSI_IRQ_INDEX
+                                      : VFIO_PCI_MSIX_IRQ_INDEX;
 }
 
-static int host_set_triggers(void *opaque, unsigned start, unsigned count,
-                             const int32_t *fds, Error **errp)
+/*
+ * The kernel's MSI and MSI-X enable returns how many vectors it could
+ * get when that is fewer than asked for, and then enables nothing.
+ */
+static int vfio_pci_msi_set_triggers(void *opaque, VFIOMSIXMode mode,
+                                     unsigned start, unsigned count,
+                                     const int32_t *fds, Error **errp)
 {
     VFIOPCIDevice *vdev = opaque;
-    int index = host_irq_index(vdev);
+    int index = vfio_pci_msi_irq_index(mode);
     size_t argsz = sizeof(struct vfio_irq_set) + count * sizeof(int32_t);
     g_autofree struct vfio_irq_set *irq_set = g_malloc0(argsz);
+    int ret;
 
     irq_set->argsz = argsz;
     irq_set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
@@ -48,26 +54,27 @@ static int host_set_triggers(void *opaque, unsigned start, unsigned count,
     irq_set->count = count;
     memcpy(&irq_set->data, fds, count * sizeof(int32_t));
 
-    if (ioctl(vdev->vbasedev.fd, VFIO_DEVICE_SET_IRQS, irq_set)) {
-        error_setg_errno(errp, errno, "VFIO_DEVICE_SET_IRQS of %s "
+    ret = ioctl(vdev->vbasedev.fd, VFIO_DEVICE_SET_IRQS, irq_set);
+    if (ret < 0) {
+        ret = -errno;
+        error_setg_errno(errp, -ret, "VFIO_DEVICE_SET_IRQS of %s "
                          "vectors %u-%u",
                          index == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "MSI-X",
                          start, start + count - 1);
-        return -errno;
     }
-    return 0;
+    return ret;
 }
 
-static void host_disable(void *opaque)
+static void vfio_pci_msi_host_disable(void *opaque, VFIOMSIXMode mode)
 {
     VFIOPCIDevice *vdev = opaque;
 
-    vfio_disable_irqindex(&vdev->vbasedev, host_irq_index(vdev));
+    vfio_disable_irqindex(&vdev->vbasedev, vfio_pci_msi_irq_index(mode));
 }
 
 static const VFIOMSIXHostOps vfio_pci_msix_host_ops = {
-    .set_triggers = host_set_triggers,
-    .disable = host_disable,
+    .set_triggers = vfio_pci_msi_set_triggers,
+    .disable = vfio_pci_msi_host_disable,
 };
 
 static VFIOMSIXEngine *engine_of(PCIDevice *pdev)
@@ -91,8 +98,10 @@ static void vector_release(PCIDevice *pdev, unsigned int nr)
 /* The guest reads the PBA bits of vectors [@start, @end) */
 static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
 {
-    msix_eventfds_poll(vfio_msix_engine_eventfds(engine_of(pdev)), start,
-                       end - start);
+    if (end > start) {
+        msix_eventfds_poll(vfio_msix_engine_eventfds(engine_of(pdev)), start,
+                           end - start);
+    }
 }
 
 static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
@@ -121,6 +130,23 @@ static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
     return true;
 }
 
+/*
+ * The eventfds serve the mode's capability: MSI-X vectors go to the
+ * MSI-X table and PBA, MSI vectors to the MSI capability, whatever else
+ * the guest left enabled in config space.
+ */
+static void vfio_pci_msi_engine_enable(VFIOPCIDevice *vdev, VFIOMSIXMode mode,
+                                       unsigned nr, VFIOMSIXAlloc alloc)
+{
+    MSIXEventfds *efds = vfio_msix_engine_eventfds(vdev->msix_engine);
+
+    vfio_msix_engine_disable(vdev->msix_engine);
+    msix_eventfds_set_ops(efds, mode == VFIO_MSIX_MODE_MSI ?
+                          msix_eventfds_pci_msi_ops(!vdev->no_kvm_msi) :
+                          msix_eventfds_pci_ops(!vdev->no_kvm_msix));
+    vfio_msix_engine_enable(vdev->msix_engine, mode, nr, alloc);
+}
+
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
@@ -135,26 +161,30 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     /* Checked at realize */
     parse_alloc(vdev, &alloc, &error_abort);
     vfio_msix_engine_begin(vdev->msix_engine);
-    vfio_msix_engine_set_vectors(vdev->msix_engine, vdev->msix->entries,
-                                 alloc);
-    vfio_msix_engine_set_enabled(vdev->msix_engine, true);
+    vfio_pci_msi_engine_enable(vdev, VFIO_MSIX_MODE_MSIX,
+                               vdev->msix->entries, alloc);
     msix_set_vector_notifiers(pdev, vector_use, vector_release, vector_poll);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msix_enable(vdev->vbasedev.name);
 }
 
-void vfio_pci_msix_disable(VFIOPCIDevice *vdev)
+bool vfio_pci_msix_disable(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
     unsigned i;
 
+    if (vdev->interrupt != VFIO_INT_MSIX) {
+        /* MSI took over: the MSI-X Enable bit the guest left drives nothing */
+        return false;
+    }
     msix_unset_vector_notifiers(pdev);
-    vfio_msix_engine_set_enabled(vdev->msix_engine, false);
+    vfio_msix_engine_disable(vdev->msix_engine);
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_unuse(pdev, i);
     }
     vdev->interrupt = VFIO_INT_NONE;
     trace_vfio_msix_disable(vdev->vbasedev.name);
+    return true;
 }
 
 void vfio_pci_msix_begin(VFIOPCIDevice *vdev)
@@ -173,16 +203,20 @@ void vfio_pci_msix_commit(VFIOPCIDevice *vdev)
 
 void vfio_pci_msix_sync(VFIOPCIDevice *vdev)
 {
-    if (vdev->msix_engine) {
-        msix_eventfds_sync_pending(
-            vfio_msix_engine_eventfds(vdev->msix_engine));
+    VFIOMSIXEngine *e = vdev->msix_engine;
+
+    /* What masked vectors' eventfds hold too, as a PBA read sees it */
+    if (e && vfio_msix_engine_vectors(e)) {
+        msix_eventfds_poll(vfio_msix_engine_eventfds(e), 0,
+                           vfio_msix_engine_vectors(e));
     }
 }
 
 /*
  * MSI: each vector follows its mask bit and its message.  The host got
- * the vectors enabled when MSI was turned on; a guest that changes
- * Multiple Message Enable while MSI is on keeps those.
+ * the vectors enabled when MSI was turned on; a guest that shrinks
+ * Multiple Message Enable while MSI is on loses the vectors beyond it,
+ * and one that grows it gets no more.
  */
 static void msi_follow_guest(VFIOPCIDevice *vdev)
 {
@@ -195,6 +229,7 @@ static void msi_follow_guest(VFIOPCIDevice *vdev)
                       "while MSI is on; vectors from %u on are ignored "
                       "until MSI is enabled again\n", vdev->vbasedev.name,
                       nr);
+        vfio_msix_engine_shrink(vdev->msix_engine, nr);
     }
     for (i = 0; i < nr; i++) {
         vfio_msix_engine_set_vector(vdev->msix_engine, i,
@@ -210,9 +245,8 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
     vdev->interrupt = VFIO_INT_MSI;
     /* The host cannot add MSI vectors later: all of them at once */
     vfio_msix_engine_begin(vdev->msix_engine);
-    vfio_msix_engine_set_vectors(vdev->msix_engine, nr,
-                                 VFIO_MSIX_ALLOC_TABLE);
-    vfio_msix_engine_set_enabled(vdev->msix_engine, true);
+    vfio_pci_msi_engine_enable(vdev, VFIO_MSIX_MODE_MSI, nr,
+                               VFIO_MSIX_ALLOC_TABLE);
     msi_follow_guest(vdev);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msi_enable(vdev->vbasedev.name, nr);
@@ -220,16 +254,24 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
 
 void vfio_pci_msi_update(VFIOPCIDevice *vdev)
 {
+    if (vdev->interrupt != VFIO_INT_MSI) {
+        return;
+    }
     vfio_msix_engine_begin(vdev->msix_engine);
     msi_follow_guest(vdev);
     vfio_msix_engine_commit(vdev->msix_engine);
 }
 
-void vfio_pci_msi_disable(VFIOPCIDevice *vdev)
+bool vfio_pci_msi_disable(VFIOPCIDevice *vdev)
 {
-    vfio_msix_engine_set_enabled(vdev->msix_engine, false);
+    if (vdev->interrupt != VFIO_INT_MSI) {
+        /* MSI-X took over: the MSI Enable bit the guest left drives nothing */
+        return false;
+    }
+    vfio_msix_engine_disable(vdev->msix_engine);
     vdev->interrupt = VFIO_INT_NONE;
     trace_vfio_msi_disable(vdev->vbasedev.name);
+    return true;
 }
 
 void vfio_pci_msi_poll(VFIOPCIDevice *vdev, uint32_t addr, int len)
@@ -239,7 +281,7 @@ void vfio_pci_msi_poll(VFIOPCIDevice *vdev, uint32_t addr, int len)
     if (vdev->msix_engine && vdev->interrupt == VFIO_INT_MSI &&
         ranges_overlap(addr, len, pdev->msi_cap, vdev->msi_cap_size)) {
         msix_eventfds_poll(vfio_msix_engine_eventfds(vdev->msix_engine), 0,
-                           msi_nr_vectors_allocated(pdev));
+                           vfio_msix_engine_vectors(vdev->msix_engine));
     }
 }
 
@@ -289,8 +331,7 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
         return false;
     }
     vdev->msix_engine = vfio_msix_engine_new(vdev->vbasedev.name, efds,
-                                             alloc, &vfio_pci_msix_host_ops,
-                                             vdev);
+                                             &vfio_pci_msix_host_ops, vdev);
     if (has_msix) {
         /* The poll notifier keeps the emulated PBA accurate: show it */
         memory_region_set_enabled(&pdev->msix_pba_mmio, true);

@@ -20,9 +20,14 @@ typedef struct VFIOPCIDevice VFIOPCIDevice;
 bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp);
 void vfio_pci_msi_engine_exit(VFIOPCIDevice *vdev);
 
-/* The guest turned MSI-X on or off; only with vdev->msix_engine. */
+/*
+ * The guest turned MSI-X on or off; only with vdev->msix_engine.  A
+ * disable returns false, and does nothing, when MSI-X is not the mode
+ * that is on (the guest turned MSI on since): the caller then leaves
+ * INTx alone too.
+ */
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev);
-void vfio_pci_msix_disable(VFIOPCIDevice *vdev);
+bool vfio_pci_msix_disable(VFIOPCIDevice *vdev);
 
 /* Around writes to the MSI-X capability: a MASKALL toggle is one batch */
 void vfio_pci_msix_begin(VFIOPCIDevice *vdev);
@@ -30,10 +35,11 @@ void vfio_pci_msix_commit(VFIOPCIDevice *vdev);
 
 /*
  * The guest turned MSI on or off, or wrote the MSI capability while MSI
- * is on; only with vdev->msix_engine.
+ * is on; only with vdev->msix_engine.  Disable and update do nothing,
+ * and disable returns false, when MSI is not the mode that is on.
  */
 void vfio_pci_msi_enable(VFIOPCIDevice *vdev);
-void vfio_pci_msi_disable(VFIOPCIDevice *vdev);
+bool vfio_pci_msi_disable(VFIOPCIDevice *vdev);
 void vfio_pci_msi_update(VFIOPCIDevice *vdev);
 
 /*

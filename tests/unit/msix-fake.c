@@ -35,6 +35,18 @@ static uint64_t read_count(EventNotifier *n)
     return count;
 }
 
+/* The count, left in the eventfd */
+static uint64_t peek_count(EventNotifier *n)
+{
+    uint64_t count = read_count(n);
+
+    if (count) {
+        g_assert_cmpint(write(event_notifier_get_fd(n), &count,
+                              sizeof(count)), ==, sizeof(count));
+    }
+    return count;
+}
+
 static int fake_route_set(void *opaque, unsigned vector, int virq,
                           MSIMessage msg, bool *changed, Error **errp)
 {
@@ -53,6 +65,7 @@ static int fake_route_set(void *opaque, unsigned vector, int virq,
         }
         *changed = false;
         f->route[1000 + msg.data] = msg;
+        f->committed[1000 + msg.data] = msg;
         return 1000 + msg.data;
     }
     if (virq < 0) {
@@ -90,6 +103,8 @@ static int fake_routes_commit(void *opaque, Error **errp)
         error_setg(errp, "fake: KVM_SET_GSI_ROUTING refused");
         return -ENOSPC;
     }
+    /* The kernel delivers through the table it took, not the staged one */
+    memcpy(f->committed, f->route, sizeof(f->committed));
     f->commits++;
     return 0;
 }
@@ -123,12 +138,16 @@ static int fake_irqfd_attach(void *opaque, EventNotifier *n, int virq,
     fv->attached = true;
     fv->virq = virq;
     f->attaches++;
-    /* KVM_IRQFD injects at once if the eventfd holds a count */
-    count = read_count(n);
+    /*
+     * KVM_IRQFD injects at once if the eventfd holds a count, and leaves
+     * the count there: only a later signal's wakeup, or the deassign,
+     * reads it.
+     */
+    count = peek_count(n);
     if (count) {
         fv->kernel_delivered++;
         fv->kernel_coalesced += count - 1;
-        deliver_locked(f, vector, f->route[virq].data);
+        deliver_locked(f, vector, f->committed[virq].data);
     }
     qemu_mutex_unlock(&f->lock);
     return 0;
@@ -142,6 +161,8 @@ static void fake_irqfd_detach(void *opaque, EventNotifier *n, int virq)
     qemu_mutex_lock(&f->lock);
     g_assert_true(fv->attached);
     g_assert_cmpint(fv->virq, ==, virq);
+    /* The deassign reads what the assign injected already */
+    read_count(n);
     fv->attached = false;
     f->detaches++;
     qemu_mutex_unlock(&f->lock);
@@ -233,7 +254,7 @@ void fake_raise(Fake *f, unsigned vector)
     fv->since++;
     if (fv->attached) {
         fv->kernel_delivered++;
-        deliver_locked(f, vector, f->route[fv->virq].data);
+        deliver_locked(f, vector, f->committed[fv->virq].data);
     } else {
         event_notifier_set(msix_eventfds_notifier(f->s, vector));
     }
@@ -262,4 +283,10 @@ uint64_t fake_undelivered(Fake *f)
         n += f->v[i].since != 0;
     }
     return n;
+}
+
+/* The MSI-X core sends @vector's MSI itself (a PBA bit on unmask) */
+void fake_deliver_now(Fake *f, unsigned vector)
+{
+    fake_deliver(f, vector);
 }

@@ -40,7 +40,8 @@ typedef struct Fake {
     MSIXEventfds *s;
     unsigned nr;
     FakeVector v[FAKE_MAX_VECTORS];
-    MSIMessage route[FAKE_MAX_VIRQS];
+    MSIMessage route[FAKE_MAX_VIRQS];       /* staged */
+    MSIMessage committed[FAKE_MAX_VIRQS];   /* what the kernel took */
     bool route_used[FAKE_MAX_VIRQS];
 
     bool gicv2m;                /* the route is 1000 + data, no table */
@@ -65,6 +66,7 @@ void fake_init(Fake *f, unsigned nr, bool kvm);
 void fake_cleanup(Fake *f);
 void fake_raise(Fake *f, unsigned vector);
 void fake_set_msg(Fake *f, unsigned vector, uint32_t data);
+void fake_deliver_now(Fake *f, unsigned vector);
 uint64_t fake_delivered(Fake *f, unsigned vector);
 uint64_t fake_undelivered(Fake *f);
 

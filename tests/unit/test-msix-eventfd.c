@@ -218,6 +218,39 @@ static void test_commit_failure_falls_back(void)
     fake_cleanup(&f);
 }
 
+/*
+ * An unmasked vector whose message changes keeps its virq: the route is
+ * updated in place.  If the kernel refuses that table, the kernel still
+ * routes the vector by the old message, so QEMU must serve it.
+ */
+static void test_commit_failure_in_place(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 1, true);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_BYPASS);
+    f.fail_commit = true;
+    fake_set_msg(&f, 0, 7);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.failures, ==, 1);
+    raise_via_main_loop(&f, 0, 1);
+    g_assert_cmpuint(f.wrong_data, ==, 0);
+
+    /* KVM takes tables again: the next unmask hands it back */
+    f.fail_commit = false;
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_BYPASS);
+    fake_raise(&f, 0);
+    g_assert_cmpuint(f.v[0].last_data, ==, 7);
+    g_assert_cmpuint(f.wrong_data, ==, 0);
+    fake_cleanup(&f);
+}
+
 static void test_attach_failure_falls_back(void)
 {
     Fake f;
@@ -401,7 +434,10 @@ static void test_stress(void)
     g_assert_cmpuint(raised, ==, total);
     g_assert_cmpuint(f->duplicates, ==, 0);
     g_assert_cmpuint(fake_undelivered(f), ==, 0);
-    g_assert_cmpuint(delivered + coalesced + stats.dropped, ==, raised);
+    /* Nothing is ever released here, and the poller took part */
+    g_assert_cmpuint(stats.dropped, ==, 0);
+    g_assert_cmpuint(stats.latched, >, 0);
+    g_assert_cmpuint(delivered + coalesced, ==, raised);
     g_assert_cmpuint(stats.failures, ==, 0);
     fake_cleanup(f);
     g_free(f);
@@ -424,6 +460,8 @@ int main(int argc, char **argv)
                     test_route_failure_falls_back);
     g_test_add_func("/msix-eventfd/commit-failure",
                     test_commit_failure_falls_back);
+    g_test_add_func("/msix-eventfd/commit-failure-in-place",
+                    test_commit_failure_in_place);
     g_test_add_func("/msix-eventfd/attach-failure",
                     test_attach_failure_falls_back);
     g_test_add_func("/msix-eventfd/gicv2m-follows-data",

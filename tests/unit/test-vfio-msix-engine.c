@@ -12,30 +12,62 @@
 #include "hw/vfio/msix-engine.h"
 #include "msix-fake.h"
 
-/* The host: counts VFIO_DEVICE_SET_IRQS and checks triggers never change */
+/*
+ * The host: counts VFIO_DEVICE_SET_IRQS, checks triggers never change,
+ * and refuses what the kernel refuses: a call on one IRQ index while
+ * another is on, INTx while MSI or MSI-X is on.
+ */
 typedef struct FakeHost {
     Fake f;
     VFIOMSIXEngine *e;
-    bool enabled;
+    VFIOMSIXMode mode;          /* the IRQ index that is on */
     int32_t trigger[FAKE_MAX_VECTORS];
     unsigned set_irqs;
     unsigned disables;
     unsigned changed_triggers;  /* a live trigger replaced */
+    unsigned wrong_index;       /* refused: another index is on */
+    unsigned intx_refused;      /* INTx set up while MSI or MSI-X is on */
+    unsigned limit;             /* vectors the host has; 0: enough */
     bool fail;
+    MSIXEventfdState state_at_disable;  /* vector 0's, at host disable */
 } FakeHost;
 
-static int host_set_triggers(void *opaque, unsigned start, unsigned count,
-                             const int32_t *fds, Error **errp)
+static void host_clear_triggers(FakeHost *h)
+{
+    unsigned i;
+
+    for (i = 0; i < FAKE_MAX_VECTORS; i++) {
+        h->trigger[i] = -1;
+    }
+}
+
+static int host_set_triggers(void *opaque, VFIOMSIXMode mode, unsigned start,
+                             unsigned count, const int32_t *fds,
+                             Error **errp)
 {
     FakeHost *h = opaque;
     unsigned i;
 
     h->set_irqs++;
+    g_assert_cmpint(mode, !=, VFIO_MSIX_MODE_OFF);
+    if (h->mode != VFIO_MSIX_MODE_OFF && h->mode != mode) {
+        h->wrong_index++;
+        error_setg(errp, "fake: EINVAL, another IRQ index is on");
+        return -EINVAL;
+    }
     if (h->fail) {
         error_setg(errp, "fake: no host vectors left");
         return -ENOSPC;
     }
-    h->enabled = true;
+    if (h->limit && start + count > h->limit) {
+        if (h->mode == VFIO_MSIX_MODE_OFF) {
+            /* The kernel's enable: how many it has, and nothing on */
+            return h->limit;
+        }
+        error_setg(errp, "fake: no host vector %u", start + count - 1);
+        return -ENOSPC;
+    }
+    h->mode = mode;
     for (i = 0; i < count; i++) {
         if (h->trigger[start + i] >= 0 && h->trigger[start + i] != fds[i]) {
             h->changed_triggers++;
@@ -45,16 +77,17 @@ static int host_set_triggers(void *opaque, unsigned start, unsigned count,
     return 0;
 }
 
-static void host_disable(void *opaque)
+static void host_disable(void *opaque, VFIOMSIXMode mode)
 {
     FakeHost *h = opaque;
-    unsigned i;
 
-    h->disables++;
-    h->enabled = false;
-    for (i = 0; i < FAKE_MAX_VECTORS; i++) {
-        h->trigger[i] = -1;
+    if (h->mode != mode) {
+        h->wrong_index++;
     }
+    h->disables++;
+    h->state_at_disable = msix_eventfds_state(h->f.s, 0);
+    h->mode = VFIO_MSIX_MODE_OFF;
+    host_clear_triggers(h);
 }
 
 static const VFIOMSIXHostOps host_ops = {
@@ -62,16 +95,13 @@ static const VFIOMSIXHostOps host_ops = {
     .disable = host_disable,
 };
 
-static FakeHost *host_new(unsigned nr, VFIOMSIXAlloc alloc)
+static FakeHost *host_new(unsigned nr)
 {
     FakeHost *h = g_new0(FakeHost, 1);
-    unsigned i;
 
-    for (i = 0; i < FAKE_MAX_VECTORS; i++) {
-        h->trigger[i] = -1;
-    }
+    host_clear_triggers(h);
     fake_init(&h->f, nr, true);
-    h->e = vfio_msix_engine_new("fake", h->f.s, alloc, &host_ops, h);
+    h->e = vfio_msix_engine_new("fake", h->f.s, &host_ops, h);
     return h;
 }
 
@@ -90,15 +120,66 @@ static void set_vector(FakeHost *h, unsigned vector, bool unmasked)
     vfio_msix_engine_set_vector(h->e, vector, unmasked, h->f.v[vector].msg);
 }
 
+/* The device signals @vector: only through a trigger the host holds */
+static void device_raise(FakeHost *h, unsigned vector)
+{
+    if (h->trigger[vector] >= 0) {
+        fake_raise(&h->f, vector);
+    }
+}
+
+/* What vfio-pci does next when the guest turned MSI or MSI-X off */
+static void owner_intx_on(FakeHost *h)
+{
+    if (h->mode != VFIO_MSIX_MODE_OFF) {
+        h->intx_refused++;
+    }
+}
+
+/* The guest cleared MSI-X Enable, in the batch of its config write */
+static void guest_msix_off(FakeHost *h)
+{
+    unsigned i;
+
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_disable(h->e);
+    owner_intx_on(h);
+    vfio_msix_engine_commit(h->e);
+    for (i = 0; i < h->f.nr; i++) {
+        h->f.v[i].since = 0;
+    }
+}
+
 /* Linux's pci_enable_msix(): enable with every vector masked */
+static void guest_enable_alloc(FakeHost *h, VFIOMSIXAlloc alloc)
+{
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, h->f.nr, alloc);
+    vfio_msix_engine_commit(h->e);
+}
+
 static void guest_enable(FakeHost *h)
 {
-    vfio_msix_engine_set_enabled(h->e, true);
+    guest_enable_alloc(h, VFIO_MSIX_ALLOC_TABLE);
+}
+
+/* MSI on with @nr vectors, each unmasked, in one config write */
+static void guest_msi_on(FakeHost *h, unsigned nr)
+{
+    unsigned i;
+
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSI, nr,
+                            VFIO_MSIX_ALLOC_TABLE);
+    for (i = 0; i < nr; i++) {
+        set_vector(h, i, true);
+    }
+    vfio_msix_engine_commit(h->e);
 }
 
 static void test_table_alloc_mask_unmask(void)
 {
-    FakeHost *h = host_new(16, VFIO_MSIX_ALLOC_TABLE);
+    FakeHost *h = host_new(16);
     unsigned irqfds;
 
     guest_enable(h);
@@ -124,7 +205,7 @@ static void test_table_alloc_mask_unmask(void)
 
 static void test_maskall_toggle(void)
 {
-    FakeHost *h = host_new(64, VFIO_MSIX_ALLOC_TABLE);
+    FakeHost *h = host_new(64);
     unsigned i, commits;
 
     guest_enable(h);
@@ -135,6 +216,7 @@ static void test_maskall_toggle(void)
     vfio_msix_engine_commit(h->e);
     commits = h->f.commits;
     g_assert_cmpuint(commits, ==, 1);
+    g_assert_cmpuint(h->f.attaches, ==, 64);
 
     /* The function mask set and cleared: one batch each */
     vfio_msix_engine_begin(h->e);
@@ -147,6 +229,13 @@ static void test_maskall_toggle(void)
         set_vector(h, i, true);
     }
     vfio_msix_engine_commit(h->e);
+    /* Masked and unmasked again: every irqfd detached and attached once */
+    g_assert_cmpuint(h->f.detaches, ==, 64);
+    g_assert_cmpuint(h->f.attaches, ==, 128);
+    for (i = 0; i < 64; i++) {
+        g_assert_cmpint(msix_eventfds_state(h->f.s, i), ==,
+                        MSIX_EVENTFD_BYPASS);
+    }
     g_assert_cmpuint(h->set_irqs, ==, 1);
     g_assert_cmpuint(h->f.commits - commits, <=, 1);
     g_assert_cmpuint(h->changed_triggers, ==, 0);
@@ -155,7 +244,7 @@ static void test_maskall_toggle(void)
 
 static void test_noresize_grow(void)
 {
-    FakeHost *h = host_new(2048, VFIO_MSIX_ALLOC_TABLE);
+    FakeHost *h = host_new(2048);
     unsigned i;
 
     guest_enable(h);
@@ -176,12 +265,12 @@ static void test_noresize_grow(void)
 
 static void test_vector_alloc(void)
 {
-    FakeHost *h = host_new(16, VFIO_MSIX_ALLOC_VECTOR);
+    FakeHost *h = host_new(16);
 
-    guest_enable(h);
+    guest_enable_alloc(h, VFIO_MSIX_ALLOC_VECTOR);
     /* MSI-X on in the host, no vector yet */
     g_assert_cmpuint(h->set_irqs, ==, 1);
-    g_assert_true(h->enabled);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSIX);
     g_assert_false(vfio_msix_engine_host_vector(h->e, 5));
 
     set_vector(h, 5, true);
@@ -191,15 +280,15 @@ static void test_vector_alloc(void)
     set_vector(h, 5, true);
     g_assert_cmpuint(h->set_irqs, ==, 2);
 
-    vfio_msix_engine_set_enabled(h->e, false);
+    guest_msix_off(h);
     g_assert_cmpuint(h->disables, ==, 1);
-    g_assert_false(h->enabled);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_OFF);
     host_free(h);
 }
 
 static void test_host_failure(void)
 {
-    FakeHost *h = host_new(4, VFIO_MSIX_ALLOC_TABLE);
+    FakeHost *h = host_new(4);
     VFIOMSIXStats st;
 
     h->fail = true;
@@ -209,13 +298,14 @@ static void test_host_failure(void)
     vfio_msix_engine_get_stats(h->e, &st);
     /* Refused once, not retried on every unmask */
     g_assert_cmpuint(st.host_failures, ==, 1);
-    g_assert_false(vfio_msix_engine_host_enabled(h->e));
+    g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==, VFIO_MSIX_MODE_OFF);
 
     /* Disable and enable again: retried, and this time it works */
-    vfio_msix_engine_set_enabled(h->e, false);
+    guest_msix_off(h);
     h->fail = false;
     guest_enable(h);
-    g_assert_true(vfio_msix_engine_host_enabled(h->e));
+    g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==,
+                    VFIO_MSIX_MODE_MSIX);
     host_free(h);
 }
 
@@ -227,16 +317,11 @@ static void test_host_failure(void)
  */
 static void test_msi_vectors(void)
 {
-    FakeHost *h = host_new(8, VFIO_MSIX_ALLOC_VECTOR);
+    FakeHost *h = host_new(8);
     unsigned i;
 
-    vfio_msix_engine_set_vectors(h->e, 4, VFIO_MSIX_ALLOC_TABLE);
-    vfio_msix_engine_begin(h->e);
-    guest_enable(h);
-    for (i = 0; i < 4; i++) {
-        set_vector(h, i, true);
-    }
-    vfio_msix_engine_commit(h->e);
+    guest_msi_on(h, 4);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSI);
     g_assert_cmpuint(h->set_irqs, ==, 1);
     g_assert_cmpuint(h->f.commits, ==, 1);
     for (i = 0; i < 8; i++) {
@@ -256,10 +341,9 @@ static void test_msi_vectors(void)
     g_assert_cmpuint(h->changed_triggers, ==, 0);
 
     /* Off, then MSI-X with every vector and the per-vector policy */
-    vfio_msix_engine_set_enabled(h->e, false);
+    vfio_msix_engine_disable(h->e);
     g_assert_cmpuint(h->disables, ==, 1);
-    vfio_msix_engine_set_vectors(h->e, 8, VFIO_MSIX_ALLOC_VECTOR);
-    guest_enable(h);
+    guest_enable_alloc(h, VFIO_MSIX_ALLOC_VECTOR);
     set_vector(h, 7, true);
     g_assert_true(vfio_msix_engine_host_vector(h->e, 7));
     g_assert_false(vfio_msix_engine_host_vector(h->e, 0));
@@ -271,11 +355,205 @@ static void test_msi_vectors(void)
 }
 
 /*
+ * Finding: MSI-X Enable cleared (driver unbind, kexec): the host's MSI-X
+ * must be off before vfio-pci sets up INTx, even within the config
+ * write's batch; and it goes off before the vectors are released, so no
+ * signal lands in a released eventfd.
+ */
+static void test_msix_off_then_intx(void)
+{
+    FakeHost *h = host_new(4);
+    MSIXEventfdStats st;
+
+    guest_enable(h);
+    set_vector(h, 0, true);
+    guest_msix_off(h);
+    g_assert_cmpuint(h->intx_refused, ==, 0);
+    g_assert_cmpuint(h->disables, ==, 1);
+    g_assert_cmpint(h->state_at_disable, ==, MSIX_EVENTFD_BYPASS);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 0), ==, MSIX_EVENTFD_UNUSED);
+
+    /* A signal left in a released eventfd is dropped, not replayed */
+    guest_enable(h);
+    set_vector(h, 1, false);
+    fake_raise(&h->f, 1);
+    guest_msix_off(h);
+    event_notifier_set(msix_eventfds_notifier(h->f.s, 1));
+    guest_enable(h);
+    set_vector(h, 1, true);
+    g_assert_cmpuint(fake_delivered(&h->f, 1), ==, 0);
+    msix_eventfds_get_stats(h->f.s, 1, &st);
+    g_assert_cmpuint(st.dropped, ==, 2);
+    host_free(h);
+}
+
+/* Finding: MSI on, then the guest sets MSI-X Enable: the host follows */
+static void test_msi_to_msix(void)
+{
+    FakeHost *h = host_new(8);
+
+    guest_msi_on(h, 2);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSI);
+    /* vfio_msix_enable(): MSI off, INTx on and off, MSI-X on: one batch */
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_disable(h->e);
+    owner_intx_on(h);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, 8,
+                            VFIO_MSIX_ALLOC_TABLE);
+    set_vector(h, 7, true);
+    vfio_msix_engine_commit(h->e);
+    g_assert_cmpuint(h->intx_refused, ==, 0);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSIX);
+    g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==,
+                    VFIO_MSIX_MODE_MSIX);
+    device_raise(h, 7);
+    g_assert_cmpuint(fake_delivered(&h->f, 7), ==, 1);
+
+    /* And back: the disable goes to MSI-X's index */
+    guest_msi_on(h, 1);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSI);
+    g_assert_cmpuint(h->wrong_index, ==, 0);
+    host_free(h);
+}
+
+/*
+ * Finding: Multiple Message Enable shrunk while MSI is on, with a masked
+ * vector latched beyond the new range: released, nothing of it merged.
+ */
+static void test_msi_shrink(void)
+{
+    FakeHost *h = host_new(32);
+    MSIXEventfdStats st;
+
+    guest_msi_on(h, 32);
+    set_vector(h, 5, false);
+    device_raise(h, 5);
+    while (!msix_eventfds_latched(h->f.s, 5)) {
+        qemu_event_wait(&h->f.latched);
+        qemu_event_reset(&h->f.latched);
+    }
+    vfio_msix_engine_shrink(h->e, 1);
+    g_assert_cmpuint(vfio_msix_engine_vectors(h->e), ==, 1);
+    msix_eventfds_sync_pending(h->f.s);
+    g_assert_false(h->f.v[5].pba);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 5), ==, MSIX_EVENTFD_UNUSED);
+    msix_eventfds_get_stats(h->f.s, 5, &st);
+    g_assert_cmpuint(st.dropped, ==, 1);
+    /* Beyond the range now: ignored, no abort */
+    set_vector(h, 5, true);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 5), ==, MSIX_EVENTFD_UNUSED);
+    host_free(h);
+}
+
+/*
+ * Finding: MSI on, MSI-X on, MSI on again, then an MSI-X vector notifier:
+ * a vector that is not enabled is ignored, not an assertion.
+ */
+static void test_both_enabled(void)
+{
+    FakeHost *h = host_new(8);
+
+    guest_msi_on(h, 1);
+    guest_enable(h);
+    set_vector(h, 1, true);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 1), ==, MSIX_EVENTFD_BYPASS);
+    guest_msi_on(h, 1);
+    set_vector(h, 1, true);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 1), ==, MSIX_EVENTFD_UNUSED);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSI);
+    g_assert_cmpuint(h->wrong_index, ==, 0);
+    host_free(h);
+}
+
+/*
+ * Finding: the host has fewer vectors than the guest enabled.  The kernel
+ * says how many and enables nothing: take those, and the rest are
+ * refused once and counted.
+ */
+static void test_host_partial(void)
+{
+    FakeHost *h = host_new(8);
+    VFIOMSIXStats st;
+    unsigned i;
+
+    h->limit = 3;
+    guest_enable(h);
+    g_assert_cmpuint(h->set_irqs, ==, 2);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSIX);
+    for (i = 0; i < 8; i++) {
+        g_assert_cmpint(vfio_msix_engine_host_vector(h->e, i), ==, i < 3);
+        set_vector(h, i, true);
+    }
+    vfio_msix_engine_get_stats(h->e, &st);
+    g_assert_cmpuint(st.host_refused, ==, 5);
+    g_assert_cmpuint(h->set_irqs, ==, 2);
+    device_raise(h, 2);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    host_free(h);
+}
+
+/* A host vector refused at first unmask is not asked for again */
+static void test_vector_refused_once(void)
+{
+    FakeHost *h = host_new(8);
+    VFIOMSIXStats st;
+
+    h->limit = 4;
+    guest_enable_alloc(h, VFIO_MSIX_ALLOC_VECTOR);
+    set_vector(h, 6, true);
+    set_vector(h, 6, false);
+    set_vector(h, 6, true);
+    g_assert_cmpuint(h->set_irqs, ==, 2);
+    vfio_msix_engine_get_stats(h->e, &st);
+    g_assert_cmpuint(st.host_refused, ==, 1);
+    host_free(h);
+}
+
+/*
+ * Finding: a MASKALL clear with a PBA bit merged and a later signal
+ * latched behind it: one pending state, one MSI.  The MSI-X core
+ * delivers a pending bit itself after the vector notifier.
+ */
+static void test_maskall_clear_pending_once(void)
+{
+    FakeHost *h = host_new(2);
+
+    guest_enable(h);
+    set_vector(h, 0, true);
+    set_vector(h, 0, false);
+    device_raise(h, 0);
+    msix_eventfds_poll(h->f.s, 0, 1);
+    g_assert_true(h->f.v[0].pba);
+    device_raise(h, 0);
+    while (!msix_eventfds_latched(h->f.s, 0)) {
+        qemu_event_wait(&h->f.latched);
+        qemu_event_reset(&h->f.latched);
+    }
+    vfio_msix_engine_begin(h->e);
+    set_vector(h, 0, true);
+    if (h->f.v[0].pba) {
+        /* msix_handle_mask_update() */
+        h->f.v[0].pba = false;
+        fake_deliver_now(&h->f, 0);
+    }
+    vfio_msix_engine_commit(h->e);
+    g_assert_cmpuint(fake_delivered(&h->f, 0), ==, 1);
+    g_assert_cmpuint(h->f.duplicates, ==, 0);
+    host_free(h);
+}
+
+/*
  * Exhaustive small model: every sequence of up to MODEL_DEPTH operations
- * on MODEL_VECTORS vectors, then unmask all.  No delivery may come
- * without a raise since the vector's previous one, none may carry a stale
- * message, and at the end every vector raised since its last delivery
- * must have been delivered.
+ * on MODEL_VECTORS vectors, then MSI-X on with every vector unmasked.
+ * The operations are the guest's (vector masks, the function mask,
+ * message changes, MSI on with one or two vectors, MSI-X on, off, a
+ * Multiple Message Enable shrink), the device's raises through the
+ * triggers the host holds, and the host's and KVM's results (the next
+ * enable gets fewer vectors, route commits refused).  Checked after each
+ * operation: the host's IRQ index is the mode's, no call went to the
+ * wrong index, INTx was never set up with MSI or MSI-X on.  At the end:
+ * no delivery without a raise since the vector's previous one, none with
+ * a stale message, and every raise since the last delivery delivered.
  */
 #define MODEL_VECTORS 3
 
@@ -286,28 +564,104 @@ enum {
     OP_DATA,                    /* the guest changes the message */
     OP_PER_VECTOR,
 };
-#define MODEL_OPS (OP_PER_VECTOR * MODEL_VECTORS + 1)   /* + MASKALL */
+enum {
+    OP_MASKALL = OP_PER_VECTOR * MODEL_VECTORS,
+    OP_MSIX_ON,
+    OP_MSI_ON_1,
+    OP_MSI_ON_2,
+    OP_OFF,
+    OP_SHRINK,                  /* MSI: Multiple Message Enable to 1 */
+    OP_HOST_SHORT,              /* the host has 2 vectors from now on */
+    OP_COMMIT_FAIL,             /* KVM refuses route tables from now on */
+    OP_PBA_READ,                /* MSI-X PBA or MSI pending bits */
+    MODEL_OPS,
+};
 
 typedef struct Model {
     FakeHost *h;
+    VFIOMSIXMode mode;
+    unsigned nr;
     bool vmasked[MODEL_VECTORS];
     bool fmasked;
     unsigned sequences;
 } Model;
 
-static void model_apply_masks(Model *m, bool batch)
+static bool model_unmasked(Model *m, unsigned v)
+{
+    return !m->vmasked[v] && (m->mode == VFIO_MSIX_MODE_MSI || !m->fmasked);
+}
+
+/*
+ * msix_handle_mask_update() and msi_write_config(): the PCI core sends
+ * the pending bit of a vector the guest unmasked itself.
+ */
+static void model_core_sends_pending(Model *m, unsigned v)
+{
+    FakeVector *fv = &m->h->f.v[v];
+
+    if (model_unmasked(m, v) && fv->pba) {
+        fv->pba = false;
+        fake_deliver_now(&m->h->f, v);
+    }
+}
+
+/*
+ * A config write that changes masks: MSI-X's function mask, where the
+ * core follows each vector's notifier, or any write to the MSI
+ * capability, where vfio-pci merges what was latched, the core sends
+ * the pending bits and vfio_update_msi() passes every vector on.
+ */
+static void model_apply_masks(Model *m)
 {
     unsigned i;
 
-    if (batch) {
-        vfio_msix_engine_begin(m->h->e);
+    vfio_msix_engine_begin(m->h->e);
+    if (m->mode == VFIO_MSIX_MODE_MSI) {
+        msix_eventfds_poll(m->h->f.s, 0, m->nr);
+        for (i = 0; i < m->nr; i++) {
+            model_core_sends_pending(m, i);
+        }
     }
-    for (i = 0; i < MODEL_VECTORS; i++) {
-        set_vector(m->h, i, !m->vmasked[i] && !m->fmasked);
+    for (i = 0; i < m->nr; i++) {
+        set_vector(m->h, i, model_unmasked(m, i));
+        if (m->mode == VFIO_MSIX_MODE_MSIX) {
+            model_core_sends_pending(m, i);
+        }
     }
-    if (batch) {
-        vfio_msix_engine_commit(m->h->e);
+    vfio_msix_engine_commit(m->h->e);
+}
+
+/* What the guest loses when vectors stop being enabled */
+static void model_forget(Model *m, unsigned first)
+{
+    unsigned i;
+
+    for (i = first; i < MODEL_VECTORS; i++) {
+        m->h->f.v[i].since = 0;
+        m->h->f.v[i].pba = false;
     }
+}
+
+static void model_off(Model *m)
+{
+    if (m->mode == VFIO_MSIX_MODE_OFF) {
+        return;
+    }
+    guest_msix_off(m->h);
+    m->mode = VFIO_MSIX_MODE_OFF;
+    m->nr = 0;
+    model_forget(m, 0);
+}
+
+static void model_on(Model *m, VFIOMSIXMode mode, unsigned nr)
+{
+    model_off(m);
+    m->mode = mode;
+    m->nr = nr;
+    vfio_msix_engine_begin(m->h->e);
+    vfio_msix_engine_enable(m->h->e, mode, nr, VFIO_MSIX_ALLOC_TABLE);
+    model_apply_masks(m);
+    vfio_msix_engine_commit(m->h->e);
 }
 
 static void model_op(Model *m, unsigned op)
@@ -315,14 +669,54 @@ static void model_op(Model *m, unsigned op)
     FakeHost *h = m->h;
     unsigned v = op % MODEL_VECTORS;
 
-    if (op == MODEL_OPS - 1) {
+    switch (op) {
+    case OP_MASKALL:
         m->fmasked = !m->fmasked;
-        model_apply_masks(m, true);
+        model_apply_masks(m);
+        return;
+    case OP_MSIX_ON:
+        model_on(m, VFIO_MSIX_MODE_MSIX, MODEL_VECTORS);
+        return;
+    case OP_MSI_ON_1:
+    case OP_MSI_ON_2:
+        model_on(m, VFIO_MSIX_MODE_MSI, op == OP_MSI_ON_1 ? 1 : 2);
+        return;
+    case OP_OFF:
+        model_off(m);
+        return;
+    case OP_SHRINK:
+        if (m->mode == VFIO_MSIX_MODE_MSI) {
+            vfio_msix_engine_shrink(h->e, 1);
+            m->nr = 1;
+            model_forget(m, 1);
+        }
+        return;
+    case OP_HOST_SHORT:
+        h->limit = 2;
+        return;
+    case OP_COMMIT_FAIL:
+        h->f.fail_commit = true;
+        return;
+    case OP_PBA_READ:
+        if (m->nr) {
+            msix_eventfds_poll(h->f.s, 0, m->nr);
+        }
+        return;
+    }
+    if (m->mode == VFIO_MSIX_MODE_MSI && op / MODEL_VECTORS != OP_RAISE) {
+        /* A write to the MSI capability */
+        if (op / MODEL_VECTORS == OP_DATA) {
+            /* Allowed while unmasked: MSI may have no mask bits */
+            fake_set_msg(&h->f, v, h->f.v[v].msg.data + 16);
+        } else {
+            m->vmasked[v] = op / MODEL_VECTORS == OP_MASK;
+        }
+        model_apply_masks(m);
         return;
     }
     switch (op / MODEL_VECTORS) {
     case OP_RAISE:
-        fake_raise(&h->f, v);
+        device_raise(h, v);
         break;
     case OP_MASK:
         m->vmasked[v] = true;
@@ -330,17 +724,51 @@ static void model_op(Model *m, unsigned op)
         break;
     case OP_UNMASK:
         m->vmasked[v] = false;
-        if (!m->fmasked) {
-            set_vector(h, v, true);
-        }
+        set_vector(h, v, model_unmasked(m, v));
+        model_core_sends_pending(m, v);
         break;
     case OP_DATA:
         /* Only while masked: the spec leaves other changes undefined */
-        if (m->vmasked[v] || m->fmasked) {
+        if (!model_unmasked(m, v)) {
             fake_set_msg(&h->f, v, h->f.v[v].msg.data + 16);
         }
         break;
     }
+}
+
+static void model_fail(Model *m, const unsigned *ops, unsigned depth,
+                       const char *what)
+{
+    GString *s = g_string_new(NULL);
+    unsigned i;
+
+    for (i = 0; i < depth; i++) {
+        g_string_append_printf(s, " %u", ops[i]);
+    }
+    g_test_message("sequence%s: %s", s->str, what);
+    g_string_free(s, true);
+    g_test_fail();
+}
+
+static void model_check_host(Model *m, const unsigned *ops, unsigned depth)
+{
+    FakeHost *h = m->h;
+
+    if (h->mode != m->mode || h->wrong_index || h->intx_refused) {
+        g_autofree char *what = g_strdup_printf(
+            "host index %d for mode %d, %u calls to the wrong index, "
+            "%u INTx refused", h->mode, m->mode, h->wrong_index,
+            h->intx_refused);
+
+        model_fail(m, ops, depth, what);
+    }
+}
+
+/* Flush what QEMU's main loop delivers (routes the kernel refused) */
+static void model_run_main_loop(void)
+{
+    /* One non-blocking iteration dispatches every ready handler */
+    main_loop_wait(true);
 }
 
 static void model_check(Model *m, const unsigned *ops, unsigned depth)
@@ -348,35 +776,36 @@ static void model_check(Model *m, const unsigned *ops, unsigned depth)
     FakeHost *h = m->h;
     unsigned i;
 
-    vfio_msix_engine_set_enabled(h->e, true);
+    m->mode = VFIO_MSIX_MODE_OFF;
+    m->nr = 0;
     memset(m->vmasked, 0, sizeof(m->vmasked));
     m->fmasked = false;
-    model_apply_masks(m, false);
-    for (i = 0; i < depth; i++) {
+    model_on(m, VFIO_MSIX_MODE_MSIX, MODEL_VECTORS);
+    for (i = 0; i < depth && !g_test_failed(); i++) {
         model_op(m, ops[i]);
+        model_check_host(m, ops, i + 1);
     }
     memset(m->vmasked, 0, sizeof(m->vmasked));
     m->fmasked = false;
-    model_apply_masks(m, true);
+    if (m->mode != VFIO_MSIX_MODE_MSIX || m->nr != MODEL_VECTORS) {
+        model_on(m, VFIO_MSIX_MODE_MSIX, MODEL_VECTORS);
+    } else {
+        model_apply_masks(m);
+    }
+    model_run_main_loop();
 
     if (h->f.duplicates || h->f.wrong_data || fake_undelivered(&h->f)) {
-        GString *s = g_string_new(NULL);
+        g_autofree char *what = g_strdup_printf(
+            "%u duplicates, %u stale messages, %" PRIu64
+            " vectors undelivered", h->f.duplicates, h->f.wrong_data,
+            fake_undelivered(&h->f));
 
-        for (i = 0; i < depth; i++) {
-            g_string_append_printf(s, " %u", ops[i]);
-        }
-        g_test_message("sequence%s: %u duplicates, %u stale messages, "
-                       "%" PRIu64 " vectors undelivered", s->str,
-                       h->f.duplicates, h->f.wrong_data,
-                       fake_undelivered(&h->f));
-        g_string_free(s, true);
-        g_test_fail();
+        model_fail(m, ops, depth, what);
     }
-    vfio_msix_engine_set_enabled(h->e, false);
+    model_off(m);
     h->f.duplicates = h->f.wrong_data = 0;
-    for (i = 0; i < MODEL_VECTORS; i++) {
-        h->f.v[i].since = 0;
-    }
+    h->limit = 0;
+    h->f.fail_commit = false;
     m->sequences++;
 }
 
@@ -399,7 +828,7 @@ static void test_model(void)
 {
     unsigned max = g_test_slow() ? 5 : 4;
     unsigned ops[8];
-    Model m = { .h = host_new(MODEL_VECTORS, VFIO_MSIX_ALLOC_TABLE) };
+    Model m = { .h = host_new(MODEL_VECTORS) };
 
     model_walk(&m, ops, 0, max);
     g_test_message("%u sequences of up to %u operations on %u vectors",
@@ -420,8 +849,19 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-msix-engine/table/noresize-grow",
                     test_noresize_grow);
     g_test_add_func("/vfio-msix-engine/vector/alloc", test_vector_alloc);
+    g_test_add_func("/vfio-msix-engine/vector/refused-once",
+                    test_vector_refused_once);
     g_test_add_func("/vfio-msix-engine/host-failure", test_host_failure);
+    g_test_add_func("/vfio-msix-engine/host-partial", test_host_partial);
     g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
+    g_test_add_func("/vfio-msix-engine/msi/shrink", test_msi_shrink);
+    g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",
+                    test_msix_off_then_intx);
+    g_test_add_func("/vfio-msix-engine/mode/msi-to-msix", test_msi_to_msix);
+    g_test_add_func("/vfio-msix-engine/mode/both-enabled",
+                    test_both_enabled);
+    g_test_add_func("/vfio-msix-engine/maskall-clear-pending-once",
+                    test_maskall_clear_pending_once);
     g_test_add_func("/vfio-msix-engine/model", test_model);
     return g_test_run();
 }

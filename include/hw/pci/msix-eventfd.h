@@ -87,8 +87,8 @@ typedef struct MSIXEventfdOps {
  * @errp: pointer to a NULL-initialized error object
  *
  * Create @nr eventfds, all MSIX_EVENTFD_UNUSED, and start the poller
- * thread.  Returns NULL with @errp set if the eventfds or the thread
- * cannot be created.
+ * thread.  Returns NULL with @errp set if the eventfds or the poller's
+ * epoll set cannot be created.
  */
 MSIXEventfds *msix_eventfds_new(const char *name, unsigned nr,
                                 const MSIXEventfdOps *ops, void *opaque,
@@ -102,6 +102,12 @@ void msix_eventfds_free(MSIXEventfds *s);
  * latch nothing more.
  */
 void msix_eventfds_stop_poller(MSIXEventfds *s);
+
+/*
+ * Serve the vectors through @ops from now on (a device whose vectors
+ * change from MSI-X to MSI).  Only while every vector is unused.
+ */
+void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops);
 
 unsigned msix_eventfds_nr(MSIXEventfds *s);
 EventNotifier *msix_eventfds_notifier(MSIXEventfds *s, unsigned vector);
@@ -117,7 +123,10 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg);
 /* Mask @vector: detach the irqfd and let the poller watch it. */
 void msix_eventfds_mask(MSIXEventfds *s, unsigned vector);
 
-/* Stop using @vector; what it had pending is dropped. */
+/*
+ * Stop using @vector; what it had pending is dropped.  What its eventfd
+ * receives until it is used again is dropped when it is.
+ */
 void msix_eventfds_release(MSIXEventfds *s, unsigned vector);
 
 /*
@@ -149,10 +158,12 @@ void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
                              MSIXEventfdStats *stats);
 
 /*
- * PCI devices: ops that route through KVM when @allow_kvm and MSIs can be
- * injected by irqfd, and through the main loop otherwise.  @opaque is the
- * PCIDevice.
+ * PCI devices: ops that serve MSI-X vectors (msix_eventfds_pci_ops) or
+ * MSI vectors (msix_eventfds_pci_msi_ops), routed through KVM when
+ * @allow_kvm and MSIs can be injected by irqfd, and through the main loop
+ * otherwise.  @opaque is the PCIDevice.
  */
 const MSIXEventfdOps *msix_eventfds_pci_ops(bool allow_kvm);
+const MSIXEventfdOps *msix_eventfds_pci_msi_ops(bool allow_kvm);
 
 #endif
