@@ -82,6 +82,31 @@ flap() {
     say "flap ok $NESTED_FLAPS"
 }
 
+# The kind of vectors Linux gave the device: "msix ", "msi " or "intx "
+irq_kind() {
+    kinds=$(cat "$dev"/msi_irqs/* 2>/dev/null | sort -u | tr '\n' ' ')
+    echo "${kinds:-intx }"
+}
+
+# int-modes: DHCP with MSI-X, then e1000e reloaded with MSI, INTx and
+# MSI-X again, DHCP each time.  Each reload makes L1's vfio-pci turn the
+# previous mode off in the host and the next one on.
+int_modes() {
+    dhcp || return 1
+    say "intmode $(irq_kind)ok"
+    for m in $NESTED_INT_MODES; do
+        rmmod e1000e || { say "FAIL rmmod e1000e"; return 1; }
+        modprobe e1000e IntMode="${m%:*}" ||
+            { say "FAIL modprobe e1000e IntMode=${m%:*}"; return 1; }
+        wait_for test -e "$dev/driver" || { say "FAIL $bdf has no driver"; return 1; }
+        [ "$(irq_kind)" = "${m#*:} " ] ||
+            { say "FAIL IntMode=${m%:*} gave $(irq_kind)"; return 1; }
+        dhcp || { say "FAIL no lease with IntMode=${m%:*}"; return 1; }
+        say "intmode ${m#*:} ok"
+    done
+    say "int-modes ok"
+}
+
 slot_off() { [ "$(cat /sys/bus/pci/slots/*/power 2>/dev/null)" = 0 ]; }
 
 # lifecycle: DHCP, then L1 resets L2 (system_reset); after the second

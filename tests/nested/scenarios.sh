@@ -5,7 +5,7 @@
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle virtio-route vhost-route"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci tun vhost_net"
@@ -72,8 +72,8 @@ nested_find_device() {
 #   SCN_L1_VFIO     more options of its vfio-pci device
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise, raise_msi, msi_mask, flap, lifecycle or
-#                   virtio_route
+#                   raise, raise_msi, msi_mask, flap, lifecycle,
+#                   int_modes or virtio_route
 #   SCN_STOCK_ABORT set when the stock QEMU in L1 is expected to abort
 #   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
 #                   address NESTED_TAP_L1
@@ -82,7 +82,7 @@ nested_scenario() {
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
     SCN_L2_MODULES='' SCN_TRAFFIC=''
     case "$1" in
-    e1000e|gicv4|viommu|link-flap|lifecycle)
+    e1000e|gicv4|viommu|link-flap|lifecycle|int-modes)
         SCN_ID=8086:10d3
         SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
         SCN_L2_MODULES=e1000e
@@ -157,6 +157,11 @@ nested_scenario() {
     link-flap)
         SCN_TRAFFIC=flap
         ;;
+    int-modes)
+        # L2 reloads e1000e with each interrupt mode in turn: vfio-pci in
+        # L1 switches the host between MSI-X, MSI and INTx
+        SCN_TRAFFIC=int_modes
+        ;;
     lifecycle)
         # A hotpluggable slot, L1's monitor on /tmp/hmp.{in,out}, and a
         # system_reset that resets (-no-reboot would make it a shutdown)
@@ -174,6 +179,10 @@ nested_scenario() {
 # at vfio-pci.
 NESTED_L2_ITS_DOORBELL=0x08090040
 NESTED_RAISES=5
+
+# int-modes: the IntMode values e1000e is reloaded with in L2, each with
+# the kind of vectors Linux must then give it
+NESTED_INT_MODES="1:msi 0:intx 2:msix"
 
 # virtio-route: an IOVA that L2's virtio-iommu never maps
 NESTED_UNMAPPED_IOVA=0x1000
