@@ -67,53 +67,70 @@ static void kvm_route_table_grow(KVMRouteTable *t)
     t->allocated = n;
 }
 
-bool kvm_route_table_set(KVMRouteTable *t,
+void kvm_route_table_add(KVMRouteTable *t,
                          const struct kvm_irq_routing_entry *entry)
+{
+    if (t->routes->nr == t->allocated) {
+        kvm_route_table_grow(t);
+    }
+    t->owners[t->routes->nr] = NULL;
+    t->routes->entries[t->routes->nr++] = *entry;
+    t->dirty = true;
+    trace_kvm_route_table_add(entry->gsi, entry->type);
+}
+
+int kvm_route_table_update(KVMRouteTable *t,
+                           const struct kvm_irq_routing_entry *entry)
 {
     int i = kvm_route_table_index(t, entry->gsi);
 
-    if (i >= 0) {
-        if (!memcmp(&t->routes->entries[i], entry, sizeof(*entry))) {
-            return false;
-        }
-        t->routes->entries[i] = *entry;
-    } else {
-        if (t->routes->nr == t->allocated) {
-            kvm_route_table_grow(t);
-        }
-        t->owners[t->routes->nr] = NULL;
-        t->routes->entries[t->routes->nr++] = *entry;
+    if (i < 0) {
+        return -ESRCH;
     }
+    if (!memcmp(&t->routes->entries[i], entry, sizeof(*entry))) {
+        return 0;
+    }
+    t->routes->entries[i] = *entry;
     t->dirty = true;
-    trace_kvm_route_table_set(entry->gsi, entry->type, i < 0);
-    return true;
+    trace_kvm_route_table_update(entry->gsi, entry->type);
+    return 1;
 }
 
 bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi)
 {
-    bool changed = false;
-    int i;
+    unsigned int i = 0, removed = 0;
 
-    /* Keep the table dense: the last entry fills the hole. */
-    while ((i = kvm_route_table_index(t, gsi)) >= 0) {
-        t->routes->entries[i] = t->routes->entries[--t->routes->nr];
+    /*
+     * Keep the table dense: the last entry, and its owner, fill the hole,
+     * and are then looked at in their turn since they may be of @gsi too.
+     */
+    while (i < t->routes->nr) {
+        if (t->routes->entries[i].gsi != gsi) {
+            i++;
+            continue;
+        }
+        t->routes->nr--;
+        t->routes->entries[i] = t->routes->entries[t->routes->nr];
         t->owners[i] = t->owners[t->routes->nr];
-        changed = true;
+        removed++;
     }
-    if (changed) {
-        t->dirty = true;
-        trace_kvm_route_table_remove(gsi);
+    if (!removed) {
+        return false;
     }
-    return changed;
+    t->dirty = true;
+    trace_kvm_route_table_remove(gsi, removed);
+    return true;
 }
 
 void kvm_route_table_set_owner(KVMRouteTable *t, uint32_t gsi,
                                const void *owner)
 {
-    int i = kvm_route_table_index(t, gsi);
+    unsigned int i;
 
-    if (i >= 0) {
-        t->owners[i] = owner;
+    for (i = 0; i < t->routes->nr; i++) {
+        if (t->routes->entries[i].gsi == gsi) {
+            t->owners[i] = owner;
+        }
     }
 }
 

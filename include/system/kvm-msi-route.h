@@ -41,18 +41,27 @@ void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
 void kvm_route_table_destroy(KVMRouteTable *t);
 
 /*
- * Add the entry, or replace the entry with the same GSI.  Returns true if
- * the table changed, so that callers can skip work when it did not.
+ * Append @entry, whether or not its GSI has entries already: a GSI may
+ * have several (x86 routes each legacy interrupt to the PIC and to the
+ * IOAPIC), an MSI GSI has one.
  */
-bool kvm_route_table_set(KVMRouteTable *t,
+void kvm_route_table_add(KVMRouteTable *t,
                          const struct kvm_irq_routing_entry *entry);
+
+/*
+ * Replace the first entry of the GSI of @entry.  Returns 1 if the table
+ * changed, 0 if that entry already was @entry, -ESRCH if the GSI has
+ * none.
+ */
+int kvm_route_table_update(KVMRouteTable *t,
+                           const struct kvm_irq_routing_entry *entry);
 
 /* Remove every entry of @gsi.  Returns true if the table changed. */
 bool kvm_route_table_remove(KVMRouteTable *t, uint32_t gsi);
 
 /*
- * Remember who set the entry of @gsi (a PCI device, for MSI routes), so
- * that kvm_route_table_set_devid() finds it; a new entry has none.
+ * Remember who set the entries of @gsi (a PCI device, for MSI routes), so
+ * that kvm_route_table_set_devid() finds them; a new entry has none.
  */
 void kvm_route_table_set_owner(KVMRouteTable *t, uint32_t gsi,
                                const void *owner);
@@ -65,6 +74,7 @@ void kvm_route_table_set_owner(KVMRouteTable *t, uint32_t gsi,
 unsigned int kvm_route_table_set_devid(KVMRouteTable *t, const void *owner,
                                        uint32_t devid);
 
+/* The first entry of @gsi, or NULL */
 const struct kvm_irq_routing_entry *
 kvm_route_table_find(const KVMRouteTable *t, uint32_t gsi);
 
