@@ -2,9 +2,14 @@
 # Configure (once) and build qemu-system-aarch64 from a prepared tree.
 #
 # usage: vmsix/build-qemu.sh fork|stock native|cross [ninja targets...]
+#        vmsix/build-qemu.sh fork x86 ninja targets...
 #
 #   native: x86_64 host, TCG + KVM + qtest, for the qtests and L0
 #   cross:  aarch64 static, KVM only, for L1 of the nested harness
+#   x86:    x86_64-softmmu with KVM and its default devices, never built
+#           whole: tests/vmsix/kvm-x86-build.sh compiles generic KVM code
+#           of the patches in it, on the architecture whose GSIs have
+#           several routes (PIC and IOAPIC)
 #
 # Every build goes through ccache; its cache lives beside the base cache.
 set -euo pipefail
@@ -14,8 +19,8 @@ flavor=${1:-}
 kind=${2:-}
 shift 2 || true
 case "$flavor/$kind" in
-fork/native|fork/cross|stock/native|stock/cross) ;;
-*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...]" ;;
+fork/native|fork/cross|stock/native|stock/cross|fork/x86) ;;
+*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...], or fork x86 targets..." ;;
 esac
 
 src="$VMSIX_BUILD/src/$flavor"
@@ -48,6 +53,14 @@ cross)
     args=("${common[@]}" --cross-prefix=aarch64-linux-gnu- --static --disable-tcg
           --enable-vhost-kernel --enable-vhost-net)
     env=(PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig)
+    ;;
+x86)
+    [ $# -gt 0 ] || vmsix_die "the x86 build has no binary: name its ninja targets"
+    args=(--target-list=x86_64-softmmu --without-default-features
+          --enable-kvm --disable-tcg
+          --disable-docs --disable-install-blobs --disable-download
+          --python=/usr/bin/python3)
+    env=()
     ;;
 esac
 

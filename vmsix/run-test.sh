@@ -5,7 +5,7 @@
 #        vmsix/run-test.sh binary fork-native|stock-native|fork-cross|stock-cross
 #        vmsix/run-test.sh upstream-qtest
 #        vmsix/run-test.sh checkpatch-patch PATCH | checkpatch-overlay
-#        vmsix/run-test.sh kvm-no-irq-routing-build
+#        vmsix/run-test.sh kvm-no-irq-routing-build | kvm-x86-build
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,6 +35,9 @@ checkpatch-overlay)
     ;;
 kvm-no-irq-routing-build)
     exec "$VMSIX_TOP/tests/vmsix/kvm-no-irq-routing-build.sh"
+    ;;
+kvm-x86-build)
+    exec "$VMSIX_TOP/tests/vmsix/kvm-x86-build.sh"
     ;;
 *)
     vmsix_die "unknown test kind '$what'"
