@@ -28,15 +28,6 @@ void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
     };
 }
 
-void kvm_route_table_destroy(KVMRouteTable *t)
-{
-    g_free(t->routes);
-    g_free(t->owners);
-    t->routes = NULL;
-    t->owners = NULL;
-    t->allocated = 0;
-}
-
 static int kvm_route_table_index(const KVMRouteTable *t, uint32_t gsi)
 {
     unsigned int i;
@@ -156,12 +147,7 @@ unsigned int kvm_route_table_set_devid(KVMRouteTable *t, const void *owner,
     return n;
 }
 
-void kvm_route_table_begin(KVMRouteTable *t)
-{
-    t->batch_depth++;
-}
-
-static int kvm_route_table_flush(KVMRouteTable *t, Error **errp)
+int kvm_route_table_commit(KVMRouteTable *t, Error **errp)
 {
     int ret;
 
@@ -185,12 +171,4 @@ static int kvm_route_table_flush(KVMRouteTable *t, Error **errp)
     t->dirty = false;
     trace_kvm_route_table_commit(t->routes->nr);
     return 0;
-}
-
-int kvm_route_table_commit(KVMRouteTable *t, Error **errp)
-{
-    if (t->batch_depth > 0 && --t->batch_depth > 0) {
-        return 0;
-    }
-    return kvm_route_table_flush(t, errp);
 }

@@ -29,16 +29,15 @@ typedef struct KVMRouteTable {
     struct kvm_irq_routing *routes;
     const void **owners;        /* per entry: who set it, or NULL */
     unsigned int allocated;
-    unsigned int batch_depth;
     bool dirty;
     KVMRouteStats stats;
     KVMRouteCommitFn commit_fn;
     void *opaque;
 } KVMRouteTable;
 
+/* kvm-all.c keeps its table for the life of the VM: it has no destructor */
 void kvm_route_table_init(KVMRouteTable *t, KVMRouteCommitFn commit_fn,
                           void *opaque);
-void kvm_route_table_destroy(KVMRouteTable *t);
 
 /*
  * Append @entry, whether or not its GSI has entries already: a GSI may
@@ -84,11 +83,11 @@ static inline unsigned int kvm_route_table_size(const KVMRouteTable *t)
 }
 
 /*
- * Batches nest: the table is handed to the kernel once, when the
- * outermost batch commits, and only if something changed since the last
- * successful commit.  A commit outside any batch is a batch of one.
+ * Hand the table to the kernel if it changed since the last successful
+ * commit, so that a burst of changes costs one commit.  Returns 0, or the
+ * kernel's negative errno with @errp set; a refused table stays changed,
+ * and the next commit tries again.
  */
-void kvm_route_table_begin(KVMRouteTable *t);
 int kvm_route_table_commit(KVMRouteTable *t, Error **errp);
 
 #endif
