@@ -68,9 +68,16 @@ static int pci_irqfd_attach(void *opaque, EventNotifier *n, int virq,
     return ret;
 }
 
-static void pci_irqfd_detach(void *opaque, EventNotifier *n, int virq)
+static int pci_irqfd_detach(void *opaque, EventNotifier *n, int virq,
+                            Error **errp)
 {
-    kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, n, virq);
+    int ret = kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, n, virq);
+
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "cannot detach the KVM irqfd of GSI %d",
+                         virq);
+    }
+    return ret;
 }
 
 static void pci_msix_deliver(void *opaque, unsigned vector)

@@ -285,16 +285,32 @@ static void release_route(MSIXEventfdVector *v)
     }
 }
 
-static void detach_irqfd(MSIXEventfdVector *v)
+/*
+ * False if KVM kept the irqfd: the eventfd is still KVM's, so nothing in
+ * QEMU may read it, and the vector stays in BYPASS.
+ */
+static bool detach_irqfd(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
+    Error *err = NULL;
 
-    if (v->irqfd_attached) {
-        s->ops->irqfd_detach(s->opaque, &v->notifier, v->virq);
-        v->irqfd_attached = false;
-        v->stats.irqfd_detach++;
-        trace_msix_eventfds_irqfd(s->name, vector_nr(v), v->virq, false);
+    if (!v->irqfd_attached) {
+        return true;
     }
+    if (s->ops->irqfd_detach(s->opaque, &v->notifier, v->virq, &err) < 0) {
+        v->stats.failures++;
+        if (!v->failure_reported) {
+            v->failure_reported = true;
+            error_report("%s: MSI-X vector %u: %s; KVM keeps delivering it",
+                         s->name, vector_nr(v), error_get_pretty(err));
+        }
+        error_free(err);
+        return false;
+    }
+    v->irqfd_attached = false;
+    v->stats.irqfd_detach++;
+    trace_msix_eventfds_irqfd(s->name, vector_nr(v), v->virq, false);
+    return true;
 }
 
 static bool attach_irqfd(MSIXEventfdVector *v, Error **errp)
@@ -318,7 +334,10 @@ static void serve_from_main_loop(MSIXEventfdVector *v)
 
 static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
-    detach_irqfd(v);
+    if (!detach_irqfd(v)) {
+        error_free(err);
+        return;
+    }
     release_route(v);
     report_failure(v, &v->failure_reported, err);
     serve_from_main_loop(v);
@@ -349,7 +368,9 @@ static bool update_route(MSIXEventfdVector *v)
     s->routes_changed |= changed;
     if (v->irqfd_attached && virq != v->virq) {
         /* GICv2m: the SPI comes from the data, so the irqfd moves */
-        detach_irqfd(v);
+        if (!detach_irqfd(v)) {
+            return true;
+        }
         set_bit(vector_nr(v), s->deferred);
     }
     if (changed) {
@@ -499,14 +520,19 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
     msix_eventfds_commit(s);
 }
 
-/* Stop delivering @v: after this, nothing reads its eventfd. */
-static void quiesce(MSIXEventfdVector *v)
+/*
+ * Stop delivering @v: after this, nothing reads its eventfd.  False if
+ * KVM kept its irqfd.
+ */
+static bool quiesce(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
 
     switch (v->state) {
     case MSIX_EVENTFD_BYPASS:
-        detach_irqfd(v);
+        if (!detach_irqfd(v)) {
+            return false;
+        }
         break;
     case MSIX_EVENTFD_USERSPACE:
         set_userspace_handler(v, false);
@@ -518,6 +544,7 @@ static void quiesce(MSIXEventfdVector *v)
         break;
     }
     clear_bit(vector_nr(v), s->deferred);
+    return true;
 }
 
 void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
@@ -528,7 +555,9 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
         return;
     }
     drop_stale(v);
-    quiesce(v);
+    if (!quiesce(v)) {
+        return;
+    }
     if (v->replay) {
         /* Unmasked and masked again within one batch: keep it pending */
         v->replay = false;
@@ -545,7 +574,11 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     if (v->state == MSIX_EVENTFD_UNUSED) {
         return;
     }
-    quiesce(v);
+    if (!quiesce(v)) {
+        /* Its route goes: KVM has nothing to deliver it to */
+        release_route(v);
+        return;
+    }
     release_route(v);
     latch_drained(v);
     take_latched(s, vector);

@@ -153,11 +153,16 @@ static int fake_irqfd_attach(void *opaque, EventNotifier *n, int virq,
     return 0;
 }
 
-static void fake_irqfd_detach(void *opaque, EventNotifier *n, int virq)
+static int fake_irqfd_detach(void *opaque, EventNotifier *n, int virq,
+                             Error **errp)
 {
     Fake *f = opaque;
     FakeVector *fv = &f->v[vector_of(f, n)];
 
+    if (f->fail_detach) {
+        error_setg(errp, "fake: KVM_IRQFD deassign refused");
+        return -EBADF;
+    }
     qemu_mutex_lock(&f->lock);
     g_assert_true(fv->attached);
     g_assert_cmpint(fv->virq, ==, virq);
@@ -166,6 +171,7 @@ static void fake_irqfd_detach(void *opaque, EventNotifier *n, int virq)
     fv->attached = false;
     f->detaches++;
     qemu_mutex_unlock(&f->lock);
+    return 0;
 }
 
 static void fake_deliver(void *opaque, unsigned vector)

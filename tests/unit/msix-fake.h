@@ -48,6 +48,7 @@ typedef struct Fake {
     bool fail_route;
     bool fail_commit;
     bool fail_attach;
+    bool fail_detach;
 
     unsigned route_sets;
     unsigned route_changes;

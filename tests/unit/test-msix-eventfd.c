@@ -251,6 +251,34 @@ static void test_commit_failure_in_place(void)
     fake_cleanup(&f);
 }
 
+/*
+ * KVM keeps an irqfd it was asked to let go: the eventfd is still KVM's,
+ * so neither the poller nor the main loop may read it.
+ */
+static void test_detach_failure_stays_bypass(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 1, true);
+    unmask(&f, 0);
+    f.fail_detach = true;
+    msix_eventfds_mask(f.s, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_BYPASS);
+    g_assert_true(f.v[0].attached);
+    fake_raise(&f, 0);
+    g_assert_cmpuint(f.v[0].kernel_delivered, ==, 1);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.failures, ==, 1);
+    g_assert_cmpuint(st.latched, ==, 0);
+
+    /* KVM lets go at last: masked as usual */
+    f.fail_detach = false;
+    msix_eventfds_mask(f.s, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_MASKED);
+    fake_cleanup(&f);
+}
+
 static void test_attach_failure_falls_back(void)
 {
     Fake f;
@@ -462,6 +490,8 @@ int main(int argc, char **argv)
                     test_commit_failure_falls_back);
     g_test_add_func("/msix-eventfd/commit-failure-in-place",
                     test_commit_failure_in_place);
+    g_test_add_func("/msix-eventfd/detach-failure",
+                    test_detach_failure_stays_bypass);
     g_test_add_func("/msix-eventfd/attach-failure",
                     test_attach_failure_falls_back);
     g_test_add_func("/msix-eventfd/gicv2m-follows-data",

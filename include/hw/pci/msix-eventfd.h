@@ -63,7 +63,9 @@ typedef struct MSIXEventfdOps {
     int (*routes_commit)(void *opaque, Error **errp);
     int (*irqfd_attach)(void *opaque, EventNotifier *n, int virq,
                         Error **errp);
-    void (*irqfd_detach)(void *opaque, EventNotifier *n, int virq);
+    /* Returns 0, or a negative errno with @errp set if KVM kept it */
+    int (*irqfd_detach)(void *opaque, EventNotifier *n, int virq,
+                        Error **errp);
     /* Send @vector's MSI from userspace */
     void (*deliver)(void *opaque, unsigned vector);
     /* Set @vector's bit in the emulated PBA */
