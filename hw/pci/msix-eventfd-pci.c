@@ -27,7 +27,7 @@ static int pci_route_set(void *opaque, unsigned vector, int virq,
          * "adding" the route again yields the SPI the data now names.
          */
         c = kvm_irqchip_begin_route_changes(kvm_state);
-        ret = kvm_irqchip_add_msi_route(&c, vector, dev);
+        ret = kvm_irqchip_add_msi_route_msg(&c, vector, msg, dev);
         if (ret < 0) {
             error_setg_errno(errp, -ret, "no KVM MSI route");
             return ret;

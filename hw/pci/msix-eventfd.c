@@ -201,8 +201,8 @@ static void report_failure(MSIXEventfdVector *v, bool *reported,
     v->stats.failures++;
     if (!*reported) {
         *reported = true;
-        error_report("%s: MSI-X vector %u: %s; its interrupts go through "
-                     "QEMU", v->s->name, vector_nr(v), error_get_pretty(err));
+        error_report("%s: vector %u: %s; its interrupts go through QEMU",
+                     v->s->name, vector_nr(v), error_get_pretty(err));
     }
     error_free(err);
 }
@@ -301,7 +301,7 @@ static bool detach_irqfd(MSIXEventfdVector *v)
         v->stats.failures++;
         if (!v->failure_reported) {
             v->failure_reported = true;
-            error_report("%s: MSI-X vector %u: %s; KVM keeps delivering it",
+            error_report("%s: vector %u: %s; KVM keeps delivering it",
                          s->name, vector_nr(v), error_get_pretty(err));
         }
         error_free(err);
@@ -469,31 +469,11 @@ static void follow_message(MSIXEventfdVector *v, MSIMessage msg)
     }
 }
 
-/*
- * An unused vector's eventfd can still hold signals from before the host
- * stopped, or from a host vector the guest no longer enables: they
- * belong to no interrupt the guest is waiting for.
- */
-static void drop_stale(MSIXEventfdVector *v)
-{
-    uint64_t count;
-
-    if (v->state != MSIX_EVENTFD_UNUSED) {
-        return;
-    }
-    count = drain(v);
-    if (count) {
-        v->stats.dropped += count;
-        trace_msix_eventfds_drop(v->s->name, vector_nr(v), count);
-    }
-}
-
 void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
     bool pending;
 
-    drop_stale(v);
     msix_eventfds_begin(s);
     if (v->state == MSIX_EVENTFD_BYPASS ||
         v->state == MSIX_EVENTFD_USERSPACE) {
@@ -554,7 +534,6 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
     if (v->state == MSIX_EVENTFD_MASKED) {
         return;
     }
-    drop_stale(v);
     if (!quiesce(v)) {
         return;
     }
@@ -567,11 +546,27 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
     watch(v);
 }
 
+/*
+ * An unused vector's eventfd holds signals only from a host vector the
+ * guest no longer enables (a Multiple Message Enable shrink): they belong
+ * to no interrupt the guest waits for.
+ */
+static void drop_unused(MSIXEventfdVector *v)
+{
+    uint64_t count = drain(v);
+
+    if (count) {
+        v->stats.dropped += count;
+        trace_msix_eventfds_drop(v->s->name, vector_nr(v), count);
+    }
+}
+
 void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
 
     if (v->state == MSIX_EVENTFD_UNUSED) {
+        drop_unused(v);
         return;
     }
     if (!quiesce(v)) {
@@ -581,7 +576,10 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     }
     release_route(v);
     latch_drained(v);
-    take_latched(s, vector);
+    if (take_latched(s, vector) |
+        (s->ops->take_pending && s->ops->take_pending(s->opaque, vector))) {
+        v->signals = MAX(v->signals, 1);
+    }
     v->stats.dropped += v->signals;
     v->signals = 0;
     v->replay = false;

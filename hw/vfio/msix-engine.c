@@ -33,6 +33,7 @@ struct VFIOMSIXEngine {
 
     /* virtual state */
     VFIOMSIXMode mode;
+    unsigned enabled;           /* vectors the mode was turned on with */
     unsigned active;            /* vectors [0, active) are enabled */
     VFIOMSIXAlloc alloc;
     unsigned long *unmasked;
@@ -40,9 +41,9 @@ struct VFIOMSIXEngine {
 
     /* physical state, besides the eventfds' */
     VFIOMSIXMode host_mode;     /* whose IRQ index is on in the host */
-    bool host_failed;           /* reported; not retried until disabled */
     unsigned long *host_vec;    /* holds our trigger eventfd */
-    unsigned long *refused;     /* reported; not retried until disabled */
+    unsigned long *refused;     /* not asked for again until disabled */
+    bool host_reported;         /* a host refusal was reported */
 
     unsigned batch;
     bool enable_pending;        /* host and vectors wait for the commit */
@@ -77,21 +78,32 @@ static int vfio_msix_engine_set_triggers(VFIOMSIXEngine *e, unsigned start,
     return ret;
 }
 
+/*
+ * Once per device: a guest that enables again and again would otherwise
+ * fill the log.  The counters keep counting.
+ */
 static void vfio_msix_engine_report(VFIOMSIXEngine *e, const char *what,
                                     Error *err)
 {
-    error_report("%s: %s: %s", e->name, what, error_get_pretty(err));
+    if (!e->host_reported) {
+        e->host_reported = true;
+        error_report("%s: %s: %s", e->name, what, error_get_pretty(err));
+    }
     error_free(err);
 }
 
-/* The host cannot give vectors [@first, active): say so once */
+/* The host cannot give vectors [@first, active) */
 static void vfio_msix_engine_refuse(VFIOMSIXEngine *e, unsigned first)
 {
+    Error *err = NULL;
+    g_autofree char *what = g_strdup_printf(
+        "the host has %u of the %u %s vectors the guest enabled", first,
+        e->active, mode_name(e->mode));
+
     bitmap_set(e->refused, first, e->active - first);
     e->stats.host_refused += e->active - first;
-    warn_report("%s: the host has %u of the %u %s vectors the guest "
-                "enabled; vectors %u-%u stay silent", e->name, first,
-                e->active, mode_name(e->mode), first, e->active - 1);
+    error_setg(&err, "vectors %u-%u stay silent", first, e->active - 1);
+    vfio_msix_engine_report(e, what, err);
 }
 
 /*
@@ -151,7 +163,6 @@ static void vfio_msix_engine_host_enable(VFIOMSIXEngine *e)
         g_autofree char *what = g_strdup_printf(
             "cannot enable %s in the host", mode_name(e->mode));
 
-        e->host_failed = true;
         vfio_msix_engine_report(e, what, err);
         return;
     }
@@ -169,7 +180,6 @@ static void vfio_msix_engine_host_disable(VFIOMSIXEngine *e)
     }
     bitmap_zero(e->host_vec, e->nr);
     bitmap_zero(e->refused, e->nr);
-    e->host_failed = false;
 }
 
 /* Dynamic allocation: the host gets @vector's trigger at first unmask. */
@@ -257,20 +267,26 @@ void vfio_msix_engine_disable(VFIOMSIXEngine *e)
     e->enable_pending = false;
     /*
      * The host first: once it is off no signal can race with the
-     * release, and what an eventfd still holds is dropped and counted.
+     * release, and what an eventfd still holds is dropped and counted,
+     * a shrink's released vectors included.
      */
     vfio_msix_engine_host_disable(e);
-    vfio_msix_engine_release(e, 0, e->active);
+    vfio_msix_engine_release(e, 0, e->enabled);
 }
 
 void vfio_msix_engine_enable(VFIOMSIXEngine *e, VFIOMSIXMode mode,
-                             unsigned nr, VFIOMSIXAlloc alloc)
+                             unsigned nr, VFIOMSIXAlloc alloc,
+                             const MSIXEventfdOps *ops)
 {
     assert(mode != VFIO_MSIX_MODE_OFF && nr > 0 && nr <= e->nr);
     vfio_msix_engine_disable(e);
     trace_vfio_msix_engine_enable(e->name, mode_name(mode), nr,
                                   alloc == VFIO_MSIX_ALLOC_TABLE);
+    if (ops) {
+        msix_eventfds_set_ops(e->efds, ops);
+    }
     e->mode = mode;
+    e->enabled = nr;
     e->active = nr;
     e->alloc = alloc;
     e->enable_pending = true;

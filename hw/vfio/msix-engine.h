@@ -70,13 +70,15 @@ void vfio_msix_engine_free(VFIOMSIXEngine *e);
 
 /*
  * The guest turned @mode on with vectors [0, @nr) (MSI-X: the whole
- * table, MSI: the vectors it enabled), allocated in the host by @alloc.
- * Another mode that is on is turned off first.  The host is enabled when
- * the outermost batch commits, so that the vectors' state of the same
- * batch comes with it.
+ * table, MSI: the vectors it enabled), allocated in the host by @alloc,
+ * served through @ops (NULL: those of the last mode).  Another mode that
+ * is on is turned off first.  The host is enabled when the outermost
+ * batch commits, so that the vectors' state of the same batch comes with
+ * it.
  */
 void vfio_msix_engine_enable(VFIOMSIXEngine *e, VFIOMSIXMode mode,
-                             unsigned nr, VFIOMSIXAlloc alloc);
+                             unsigned nr, VFIOMSIXAlloc alloc,
+                             const MSIXEventfdOps *ops);
 
 /*
  * The guest turned the mode off.  The host is turned off at once, even

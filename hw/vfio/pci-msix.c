@@ -19,6 +19,8 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/range.h"
+#include "hw/qdev-properties.h"
+#include "hw/core/qdev-prop-internal.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msix-eventfd.h"
@@ -104,53 +106,45 @@ static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
     }
 }
 
-static bool parse_alloc(VFIOPCIDevice *vdev, VFIOMSIXAlloc *alloc,
-                        Error **errp)
-{
-    const char *policy = vdev->msix_alloc ? vdev->msix_alloc : "auto";
+const PropertyInfo vfio_pci_msix_alloc_info = {
+    .type = "VfioMsixAlloc",
+    .description = "auto/table/vector",
+    .enum_table = &VfioMsixAlloc_lookup,
+    .get = qdev_propinfo_get_enum,
+    .set = qdev_propinfo_set_enum,
+    .set_default_value = qdev_propinfo_set_default_value_enum,
+};
 
-    if (!strcmp(policy, "auto")) {
-        *alloc = vdev->msix->noresize ? VFIO_MSIX_ALLOC_TABLE
-                                      : VFIO_MSIX_ALLOC_VECTOR;
-    } else if (!strcmp(policy, "table")) {
-        *alloc = VFIO_MSIX_ALLOC_TABLE;
-    } else if (!strcmp(policy, "vector")) {
-        if (vdev->msix->noresize) {
-            error_setg(errp, "x-msix-alloc=vector needs a host that adds "
-                       "MSI-X vectors while MSI-X is on; this one reports "
-                       "VFIO_IRQ_INFO_NORESIZE");
-            return false;
-        }
-        *alloc = VFIO_MSIX_ALLOC_VECTOR;
-    } else {
-        error_setg(errp, "x-msix-alloc must be auto, table or vector, "
-                   "not '%s'", policy);
+/* What x-msix-alloc means on this host */
+static VFIOMSIXAlloc vfio_pci_msix_alloc(VFIOPCIDevice *vdev)
+{
+    switch (vdev->msix_alloc) {
+    case VFIO_MSIX_ALLOC_POLICY_TABLE:
+        return VFIO_MSIX_ALLOC_TABLE;
+    case VFIO_MSIX_ALLOC_POLICY_VECTOR:
+        return VFIO_MSIX_ALLOC_VECTOR;
+    default:
+        return vdev->msix->noresize ? VFIO_MSIX_ALLOC_TABLE
+                                    : VFIO_MSIX_ALLOC_VECTOR;
+    }
+}
+
+static bool vfio_pci_msix_alloc_check(VFIOPCIDevice *vdev, Error **errp)
+{
+    if (vdev->msix_alloc == VFIO_MSIX_ALLOC_POLICY_VECTOR &&
+        vdev->msix->noresize) {
+        error_setg(errp, "x-msix-alloc=vector needs a host that adds MSI-X "
+                   "vectors while MSI-X is on; this one reports "
+                   "VFIO_IRQ_INFO_NORESIZE");
         return false;
     }
     return true;
 }
 
-/*
- * The eventfds serve the mode's capability: MSI-X vectors go to the
- * MSI-X table and PBA, MSI vectors to the MSI capability, whatever else
- * the guest left enabled in config space.
- */
-static void vfio_pci_msi_engine_enable(VFIOPCIDevice *vdev, VFIOMSIXMode mode,
-                                       unsigned nr, VFIOMSIXAlloc alloc)
-{
-    MSIXEventfds *efds = vfio_msix_engine_eventfds(vdev->msix_engine);
-
-    vfio_msix_engine_disable(vdev->msix_engine);
-    msix_eventfds_set_ops(efds, mode == VFIO_MSIX_MODE_MSI ?
-                          msix_eventfds_pci_msi_ops(!vdev->no_kvm_msi) :
-                          msix_eventfds_pci_ops(!vdev->no_kvm_msix));
-    vfio_msix_engine_enable(vdev->msix_engine, mode, nr, alloc);
-}
 
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
-    VFIOMSIXAlloc alloc;
     unsigned i;
 
     vdev->interrupt = VFIO_INT_MSIX;
@@ -158,11 +152,11 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_use(pdev, i);
     }
-    /* Checked at realize */
-    parse_alloc(vdev, &alloc, &error_abort);
     vfio_msix_engine_begin(vdev->msix_engine);
-    vfio_pci_msi_engine_enable(vdev, VFIO_MSIX_MODE_MSIX,
-                               vdev->msix->entries, alloc);
+    /* The MSI-X table and PBA, whatever MSI's Enable bit says */
+    vfio_msix_engine_enable(vdev->msix_engine, VFIO_MSIX_MODE_MSIX,
+                            vdev->msix->entries, vfio_pci_msix_alloc(vdev),
+                            msix_eventfds_pci_ops(!vdev->no_kvm_msix));
     msix_set_vector_notifiers(pdev, vector_use, vector_release, vector_poll);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msix_enable(vdev->vbasedev.name);
@@ -177,8 +171,9 @@ bool vfio_pci_msix_disable(VFIOPCIDevice *vdev)
         /* MSI took over: the MSI-X Enable bit the guest left drives nothing */
         return false;
     }
-    msix_unset_vector_notifiers(pdev);
+    /* First, so that the notifiers' releases find every vector released */
     vfio_msix_engine_disable(vdev->msix_engine);
+    msix_unset_vector_notifiers(pdev);
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_unuse(pdev, i);
     }
@@ -245,8 +240,10 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
     vdev->interrupt = VFIO_INT_MSI;
     /* The host cannot add MSI vectors later: all of them at once */
     vfio_msix_engine_begin(vdev->msix_engine);
-    vfio_pci_msi_engine_enable(vdev, VFIO_MSIX_MODE_MSI, nr,
-                               VFIO_MSIX_ALLOC_TABLE);
+    /* The MSI capability, whatever MSI-X's Enable bit says */
+    vfio_msix_engine_enable(vdev->msix_engine, VFIO_MSIX_MODE_MSI, nr,
+                            VFIO_MSIX_ALLOC_TABLE,
+                            msix_eventfds_pci_msi_ops(!vdev->no_kvm_msi));
     msi_follow_guest(vdev);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msi_enable(vdev->vbasedev.name, nr);
@@ -270,7 +267,6 @@ bool vfio_pci_msi_disable(VFIOPCIDevice *vdev)
     }
     vfio_msix_engine_disable(vdev->msix_engine);
     vdev->interrupt = VFIO_INT_NONE;
-    trace_vfio_msi_disable(vdev->vbasedev.name);
     return true;
 }
 
@@ -308,7 +304,6 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
 {
     PCIDevice *pdev = &vdev->pdev;
     bool has_msix = vdev->msix && msix_present(pdev);
-    VFIOMSIXAlloc alloc = VFIO_MSIX_ALLOC_TABLE;
     MSIXEventfds *efds;
     unsigned nr;
 
@@ -321,7 +316,7 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
     if (!nr) {
         return true;
     }
-    if (has_msix && !parse_alloc(vdev, &alloc, errp)) {
+    if (has_msix && !vfio_pci_msix_alloc_check(vdev, errp)) {
         return false;
     }
     efds = msix_eventfds_new(vdev->vbasedev.name, nr,
@@ -339,8 +334,9 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
     qemu_add_exit_notifier(&vdev->msix_exit);
     trace_vfio_pci_msi_engine_init(vdev->vbasedev.name, nr,
-                                   alloc == VFIO_MSIX_ALLOC_TABLE ? "table"
-                                                                  : "vector");
+                                   !has_msix ? "none" :
+                                   vfio_pci_msix_alloc(vdev) ==
+                                   VFIO_MSIX_ALLOC_TABLE ? "table" : "vector");
     return true;
 }
 

@@ -13,6 +13,9 @@
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
+/* x-msix-alloc, a VfioMsixAlloc */
+extern const PropertyInfo vfio_pci_msix_alloc_info;
+
 /*
  * At realize, once the MSI and MSI-X capabilities are set up: set up the
  * engine unless x-msix-poller=off.  Fails on a bad x-msix-alloc.

@@ -174,10 +174,12 @@ static int fake_irqfd_detach(void *opaque, EventNotifier *n, int virq,
     return 0;
 }
 
-static void fake_deliver(void *opaque, unsigned vector)
+void fake_deliver(void *opaque, unsigned vector)
 {
     Fake *f = opaque;
 
+    /* msi_notify()'s assertion */
+    g_assert_true(!f->msi_nr || vector < f->msi_nr);
     qemu_mutex_lock(&f->lock);
     f->v[vector].user_delivered++;
     deliver_locked(f, vector, f->v[vector].msg.data);
@@ -188,6 +190,7 @@ static void fake_set_pending(void *opaque, unsigned vector)
 {
     Fake *f = opaque;
 
+    g_assert_true(!f->msi_nr || vector < f->msi_nr);
     f->v[vector].pba = true;
 }
 
@@ -289,10 +292,4 @@ uint64_t fake_undelivered(Fake *f)
         n += f->v[i].since != 0;
     }
     return n;
-}
-
-/* The MSI-X core sends @vector's MSI itself (a PBA bit on unmask) */
-void fake_deliver_now(Fake *f, unsigned vector)
-{
-    fake_deliver(f, vector);
 }

@@ -45,6 +45,7 @@ typedef struct Fake {
     bool route_used[FAKE_MAX_VIRQS];
 
     bool gicv2m;                /* the route is 1000 + data, no table */
+    unsigned msi_nr;            /* MSI on with that many vectors, or 0 */
     bool fail_route;
     bool fail_commit;
     bool fail_attach;
@@ -67,7 +68,8 @@ void fake_init(Fake *f, unsigned nr, bool kvm);
 void fake_cleanup(Fake *f);
 void fake_raise(Fake *f, unsigned vector);
 void fake_set_msg(Fake *f, unsigned vector, uint32_t data);
-void fake_deliver_now(Fake *f, unsigned vector);
+/* Send @vector's MSI from userspace, as the MSI and MSI-X cores do */
+void fake_deliver(void *opaque, unsigned vector);
 uint64_t fake_delivered(Fake *f, unsigned vector);
 uint64_t fake_undelivered(Fake *f);
 

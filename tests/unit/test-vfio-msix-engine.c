@@ -28,6 +28,7 @@ typedef struct FakeHost {
     unsigned wrong_index;       /* refused: another index is on */
     unsigned intx_refused;      /* INTx set up while MSI or MSI-X is on */
     unsigned limit;             /* vectors the host has; 0: enough */
+    int raise_at_enable;        /* the device raises it once enabled */
     bool fail;
     MSIXEventfdState state_at_disable;  /* vector 0's, at host disable */
 } FakeHost;
@@ -74,6 +75,11 @@ static int host_set_triggers(void *opaque, VFIOMSIXMode mode, unsigned start,
         }
         h->trigger[start + i] = fds[i];
     }
+    /* A device with an interrupt pending fires as soon as it can */
+    if (h->raise_at_enable >= start && h->raise_at_enable < start + count &&
+        h->trigger[h->raise_at_enable] >= 0) {
+        fake_raise(&h->f, h->raise_at_enable);
+    }
     return 0;
 }
 
@@ -100,6 +106,7 @@ static FakeHost *host_new(unsigned nr)
     FakeHost *h = g_new0(FakeHost, 1);
 
     host_clear_triggers(h);
+    h->raise_at_enable = -1;
     fake_init(&h->f, nr, true);
     h->e = vfio_msix_engine_new("fake", h->f.s, &host_ops, h);
     return h;
@@ -154,7 +161,8 @@ static void guest_msix_off(FakeHost *h)
 static void guest_enable_alloc(FakeHost *h, VFIOMSIXAlloc alloc)
 {
     vfio_msix_engine_begin(h->e);
-    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, h->f.nr, alloc);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, h->f.nr, alloc, NULL);
+    h->f.msi_nr = 0;
     vfio_msix_engine_commit(h->e);
 }
 
@@ -170,7 +178,8 @@ static void guest_msi_on(FakeHost *h, unsigned nr)
 
     vfio_msix_engine_begin(h->e);
     vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSI, nr,
-                            VFIO_MSIX_ALLOC_TABLE);
+                            VFIO_MSIX_ALLOC_TABLE, NULL);
+    h->f.msi_nr = nr;
     for (i = 0; i < nr; i++) {
         set_vector(h, i, true);
     }
@@ -373,17 +382,68 @@ static void test_msix_off_then_intx(void)
     g_assert_cmpint(h->state_at_disable, ==, MSIX_EVENTFD_BYPASS);
     g_assert_cmpint(msix_eventfds_state(h->f.s, 0), ==, MSIX_EVENTFD_UNUSED);
 
-    /* A signal left in a released eventfd is dropped, not replayed */
+    /* What a masked vector had pending when MSI-X went off is dropped */
     guest_enable(h);
     set_vector(h, 1, false);
     fake_raise(&h->f, 1);
     guest_msix_off(h);
-    event_notifier_set(msix_eventfds_notifier(h->f.s, 1));
     guest_enable(h);
     set_vector(h, 1, true);
     g_assert_cmpuint(fake_delivered(&h->f, 1), ==, 0);
     msix_eventfds_get_stats(h->f.s, 1, &st);
-    g_assert_cmpuint(st.dropped, ==, 2);
+    g_assert_cmpuint(st.dropped, ==, 1);
+    host_free(h);
+}
+
+/*
+ * A vector released by a Multiple Message Enable shrink keeps its host
+ * trigger until MSI goes off: what the device sends it meanwhile is
+ * dropped at the disable, not replayed at the next enable.
+ */
+static void test_shrunk_vector_stale(void)
+{
+    FakeHost *h = host_new(4);
+    MSIXEventfdStats st;
+
+    guest_msi_on(h, 4);
+    vfio_msix_engine_shrink(h->e, 1);
+    h->f.msi_nr = 1;
+    device_raise(h, 3);
+    vfio_msix_engine_disable(h->e);
+    owner_intx_on(h);
+    guest_msi_on(h, 4);
+    g_assert_cmpuint(fake_delivered(&h->f, 3), ==, 0);
+    msix_eventfds_get_stats(h->f.s, 3, &st);
+    g_assert_cmpuint(st.dropped, ==, 1);
+    g_assert_cmpuint(h->intx_refused, ==, 0);
+    host_free(h);
+}
+
+/*
+ * The device fires the moment the host turns the mode on, before the
+ * engine has set up the vectors: a masked vector latches it, an
+ * unmasked one delivers it.
+ */
+static void test_raise_at_enable(void)
+{
+    FakeHost *h = host_new(2);
+
+    h->raise_at_enable = 0;
+    guest_enable(h);
+    msix_eventfds_poll(h->f.s, 0, 2);
+    g_assert_true(h->f.v[0].pba);
+    set_vector(h, 0, true);
+    g_assert_cmpuint(fake_delivered(&h->f, 0), ==, 1);
+
+    /* The same with the vector unmasked in the enabling write */
+    guest_msix_off(h);
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, 2,
+                            VFIO_MSIX_ALLOC_TABLE, NULL);
+    set_vector(h, 0, true);
+    vfio_msix_engine_commit(h->e);
+    g_assert_cmpuint(fake_delivered(&h->f, 0), ==, 2);
+    g_assert_cmpuint(h->f.duplicates, ==, 0);
     host_free(h);
 }
 
@@ -399,7 +459,8 @@ static void test_msi_to_msix(void)
     vfio_msix_engine_disable(h->e);
     owner_intx_on(h);
     vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, 8,
-                            VFIO_MSIX_ALLOC_TABLE);
+                            VFIO_MSIX_ALLOC_TABLE, NULL);
+    h->f.msi_nr = 0;
     set_vector(h, 7, true);
     vfio_msix_engine_commit(h->e);
     g_assert_cmpuint(h->intx_refused, ==, 0);
@@ -433,7 +494,9 @@ static void test_msi_shrink(void)
         qemu_event_reset(&h->f.latched);
     }
     vfio_msix_engine_shrink(h->e, 1);
+    h->f.msi_nr = 1;
     g_assert_cmpuint(vfio_msix_engine_vectors(h->e), ==, 1);
+    /* msi_notify() of vector 5 would assert now */
     msix_eventfds_sync_pending(h->f.s);
     g_assert_false(h->f.v[5].pba);
     g_assert_cmpint(msix_eventfds_state(h->f.s, 5), ==, MSIX_EVENTFD_UNUSED);
@@ -534,7 +597,7 @@ static void test_maskall_clear_pending_once(void)
     if (h->f.v[0].pba) {
         /* msix_handle_mask_update() */
         h->f.v[0].pba = false;
-        fake_deliver_now(&h->f, 0);
+        fake_deliver(&h->f, 0);
     }
     vfio_msix_engine_commit(h->e);
     g_assert_cmpuint(fake_delivered(&h->f, 0), ==, 1);
@@ -544,12 +607,14 @@ static void test_maskall_clear_pending_once(void)
 
 /*
  * Exhaustive small model: every sequence of up to MODEL_DEPTH operations
- * on MODEL_VECTORS vectors, then MSI-X on with every vector unmasked.
+ * on MODEL_VECTORS vectors, then every vector unmasked in the mode the
+ * sequence left on.
  * The operations are the guest's (vector masks, the function mask,
  * message changes, MSI on with one or two vectors, MSI-X on, off, a
  * Multiple Message Enable shrink), the device's raises through the
  * triggers the host holds, and the host's and KVM's results (the next
- * enable gets fewer vectors, route commits refused).  Checked after each
+ * enable gets fewer vectors, route commits refused, a device that fires
+ * as soon as the host turns the mode on).  Checked after each
  * operation: the host's IRQ index is the mode's, no call went to the
  * wrong index, INTx was never set up with MSI or MSI-X on.  At the end:
  * no delivery without a raise since the vector's previous one, none with
@@ -574,6 +639,7 @@ enum {
     OP_HOST_SHORT,              /* the host has 2 vectors from now on */
     OP_COMMIT_FAIL,             /* KVM refuses route tables from now on */
     OP_PBA_READ,                /* MSI-X PBA or MSI pending bits */
+    OP_RAISE_AT_ENABLE,         /* from now on vector 0 fires at enable */
     MODEL_OPS,
 };
 
@@ -601,7 +667,7 @@ static void model_core_sends_pending(Model *m, unsigned v)
 
     if (model_unmasked(m, v) && fv->pba) {
         fv->pba = false;
-        fake_deliver_now(&m->h->f, v);
+        fake_deliver(&m->h->f, v);
     }
 }
 
@@ -659,7 +725,8 @@ static void model_on(Model *m, VFIOMSIXMode mode, unsigned nr)
     m->mode = mode;
     m->nr = nr;
     vfio_msix_engine_begin(m->h->e);
-    vfio_msix_engine_enable(m->h->e, mode, nr, VFIO_MSIX_ALLOC_TABLE);
+    vfio_msix_engine_enable(m->h->e, mode, nr, VFIO_MSIX_ALLOC_TABLE, NULL);
+    m->h->f.msi_nr = mode == VFIO_MSIX_MODE_MSI ? nr : 0;
     model_apply_masks(m);
     vfio_msix_engine_commit(m->h->e);
 }
@@ -687,9 +754,13 @@ static void model_op(Model *m, unsigned op)
     case OP_SHRINK:
         if (m->mode == VFIO_MSIX_MODE_MSI) {
             vfio_msix_engine_shrink(h->e, 1);
+            h->f.msi_nr = 1;
             m->nr = 1;
             model_forget(m, 1);
         }
+        return;
+    case OP_RAISE_AT_ENABLE:
+        h->raise_at_enable = 0;
         return;
     case OP_HOST_SHORT:
         h->limit = 2;
@@ -717,6 +788,10 @@ static void model_op(Model *m, unsigned op)
     switch (op / MODEL_VECTORS) {
     case OP_RAISE:
         device_raise(h, v);
+        if (v >= m->nr) {
+            /* A host vector the guest no longer enables */
+            model_forget(m, v);
+        }
         break;
     case OP_MASK:
         m->vmasked[v] = true;
@@ -785,13 +860,10 @@ static void model_check(Model *m, const unsigned *ops, unsigned depth)
         model_op(m, ops[i]);
         model_check_host(m, ops, i + 1);
     }
+    /* Unmask everything in the mode the sequence left on */
     memset(m->vmasked, 0, sizeof(m->vmasked));
     m->fmasked = false;
-    if (m->mode != VFIO_MSIX_MODE_MSIX || m->nr != MODEL_VECTORS) {
-        model_on(m, VFIO_MSIX_MODE_MSIX, MODEL_VECTORS);
-    } else {
-        model_apply_masks(m);
-    }
+    model_apply_masks(m);
     model_run_main_loop();
 
     if (h->f.duplicates || h->f.wrong_data || fake_undelivered(&h->f)) {
@@ -805,6 +877,7 @@ static void model_check(Model *m, const unsigned *ops, unsigned depth)
     model_off(m);
     h->f.duplicates = h->f.wrong_data = 0;
     h->limit = 0;
+    h->raise_at_enable = -1;
     h->f.fail_commit = false;
     m->sequences++;
 }
@@ -858,6 +931,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",
                     test_msix_off_then_intx);
     g_test_add_func("/vfio-msix-engine/mode/msi-to-msix", test_msi_to_msix);
+    g_test_add_func("/vfio-msix-engine/msi/shrunk-vector-stale",
+                    test_shrunk_vector_stale);
+    g_test_add_func("/vfio-msix-engine/raise-at-enable",
+                    test_raise_at_enable);
     g_test_add_func("/vfio-msix-engine/mode/both-enabled",
                     test_both_enabled);
     g_test_add_func("/vfio-msix-engine/maskall-clear-pending-once",
