@@ -100,6 +100,9 @@ int_modes() {
             { say "FAIL modprobe e1000e IntMode=${m%:*}"; return 1; }
         wait_for test -e "$dev/driver" || { say "FAIL $bdf has no driver"; return 1; }
         dhcp || { say "FAIL no lease with IntMode=${m%:*}"; return 1; }
+        # What e1000e said of its interrupts (it falls back to INTx when
+        # its MSI test interrupt does not arrive)
+        dmesg | grep -iE 'e1000e.*(interrupt|msi)' | tail -n 2 | sed 's/^/L2-DMESG| /'
         # e1000e requests its interrupts when the link goes up
         say "intmode $(irq_kind)ok"
     done

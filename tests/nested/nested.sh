@@ -225,8 +225,8 @@ run() {
                 has "^L2\\| NESTED-L2 intmode ${m#*:} ok$"
         done
         check "L2: int-modes done (4 leases in all)" dhcp_leases_are 4
-        check "L1: its QEMU set up every mode (no SET_IRQS error)" \
-            count_is 0 'VFIO_DEVICE_SET_IRQS|cannot enable|cannot allocate host|failed to enable vectors|Failed to set ?up'
+        check "L1: its QEMU printed no error" \
+            count_is 0 '^L2\| qemu-system-aarch64: '
         ;;
     raise) check "L2: device raised vector 0 $NESTED_RAISES times, none masked" \
         has "^L2\| NESTED-L2 raised $NESTED_RAISES masked 0$" ;;
