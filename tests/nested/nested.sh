@@ -140,10 +140,15 @@ rounds() {
     sed -nE 's/^NESTED-ROUND ([0-9]+) VFIO_DEVICE_SET_IRQS ([0-9]+) KVM_IRQFD ([0-9]+) KVM_SET_GSI_ROUTING ([0-9]+) .*/\1 \2 \3 \4/p' "$log"
 }
 rounds_are() { [ "$(rounds | wc -l)" = "$1" ]; }
-# every round within the fork's targets
+# every round exactly the fork's counts
 rounds_on_target() {
-    [ -n "$(rounds)" ] && rounds | awk -v max="$NESTED_FLAP_MAX_IRQFD" \
-        '$2 != 0 || $4 != 0 || $3 > max { bad = 1 } END { exit bad }'
+    [ -n "$(rounds)" ] && rounds | awk -v irqfd="$NESTED_FLAP_IRQFD" \
+        '$2 != 0 || $4 != 0 || $3 != irqfd { bad = 1 } END { exit bad }'
+}
+# every round frees and requests host vectors (stock: the comparison is
+# between two runs that both flapped)
+rounds_set_irqs() {
+    [ -n "$(rounds)" ] && rounds | awk '$2 == 0 { bad = 1 } END { exit bad }'
 }
 rounds_summary() {
     rounds | awk '{ s += $2; i += $3; g += $4; n++ }
@@ -238,7 +243,10 @@ run() {
                 has '^L2\| NESTED-L2 msi-masked pending 1$'
             check "L2: unmasked: the pending MSI went out, the bit is clear" \
                 has '^L2\| NESTED-L2 msi-unmasked pending 0$'
+            check "L1: its QEMU sent exactly that one MSI (KVM_SIGNAL_MSI)" \
+                has '^NESTED-COUNT KVM_SIGNAL_MSI 1$'
         fi
+        echo "  KVM_SIGNAL_MSI: $(sed -n 's/^NESTED-COUNT KVM_SIGNAL_MSI //p' "$log")"
         sed -n 's/^L2| NESTED-L2 \(msi-.*pending.*\)/  \1/p' "$log" ;;
     virtio_route) virtio_route_checks ;;
     raise_msi) check "L2: device raised its MSI $NESTED_RAISES times" \
@@ -277,8 +285,11 @@ run() {
     if [ "$SCN_TRAFFIC" = flap ]; then
         check "L1: ioctl counts of all $NESTED_FLAPS rounds" rounds_are "$NESTED_FLAPS"
         if [ "$flavor" = fork ]; then
-            check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, 0 KVM_SET_GSI_ROUTING, at most $NESTED_FLAP_MAX_IRQFD KVM_IRQFD" \
+            check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, 0 KVM_SET_GSI_ROUTING, $NESTED_FLAP_IRQFD KVM_IRQFD" \
                 rounds_on_target
+        else
+            check "L1: every round: VFIO_DEVICE_SET_IRQS (the host's vectors freed and requested)" \
+                rounds_set_irqs
         fi
         rounds | sed 's/^/  round /'
         echo "  $(rounds_summary)"

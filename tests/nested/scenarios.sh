@@ -193,6 +193,7 @@ NESTED_TAP_L2=10.0.3.2/24
 # link-flap: rounds of "ip link set down; up" in L2.  e1000e frees and
 # requests its three MSI-X vectors on each, which masks and unmasks them.
 NESTED_FLAPS=20
-# The fork's most KVM_IRQFD calls per round: a detach and an attach per
-# vector.  It makes no VFIO_DEVICE_SET_IRQS and no KVM_SET_GSI_ROUTING.
-NESTED_FLAP_MAX_IRQFD=6
+# The fork's KVM_IRQFD calls per round: a detach and an attach for each
+# of the three vectors.  It makes no VFIO_DEVICE_SET_IRQS and no
+# KVM_SET_GSI_ROUTING.
+NESTED_FLAP_IRQFD=6
