@@ -501,22 +501,83 @@ static void test_eventfd_reset(void)
 }
 
 /*
+ * The threads of the QEMU under test named @name (all of them if NULL),
+ * from /proc/PID/task.  With -name debug-threads=on each thread's comm
+ * is the name QEMU gave it.
+ */
+static unsigned qemu_threads(QTestState *qts, const char *name)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task",
+                                           (int)qtest_pid(qts));
+    g_autoptr(GError) err = NULL;
+    GDir *d = g_dir_open(dir, 0, &err);
+    const char *tid;
+    unsigned n = 0;
+
+    g_assert_no_error(err);
+    while ((tid = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/comm", dir, tid);
+        g_autofree char *comm = NULL;
+
+        if (!name) {
+            n++;
+        } else if (g_file_get_contents(path, &comm, NULL, NULL)) {
+            /* (a thread that has just exited has no comm any more) */
+            n += !strcmp(g_strchomp(comm), name);
+        }
+    }
+    g_dir_close(d);
+    return n;
+}
+
+/*
+ * Wait until the QEMU under test has @want threads named @name (all of
+ * them with NULL).  A thread is in /proc from the moment it is created
+ * (so from before device_add returns), but the thread that joins it can
+ * run on before the kernel has finished its exit and dropped it from
+ * /proc, and a new thread takes its name only once it runs: both
+ * directions are polled.
+ */
+static void wait_threads(QTestState *qts, const char *name, unsigned want)
+{
+    gint64 end = g_get_monotonic_time() + EVENTFD_WAIT_US;
+
+    while (qemu_threads(qts, name) != want && g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(qemu_threads(qts, name), ==, want);
+}
+
+/*
  * Hot-plug and hot-unplug in eventfd mode: each device starts its poller
- * thread at realize and must stop it at unrealize.  The slot is powered
- * off (no guest), so device_del unplugs at once.
+ * thread at realize and must stop and join it at unrealize, so every
+ * device_add adds one thread, named msix-poller, and every device_del
+ * takes it away again.  The slot is powered off (no guest), so device_del
+ * unplugs at once.
  */
 static void test_eventfd_hotplug(void)
 {
     QTestState *qts;
+    unsigned base;
     int i;
 
-    qts = qtest_init("-M virt,gic-version=3 -cpu max -nodefaults "
+    qts = qtest_init("-name debug-threads=on "
+                     "-M virt,gic-version=3 -cpu max -nodefaults "
                      "-device pcie-root-port,id=rp0,chassis=1,addr=5.0");
+    g_assert_cmpint(qtest_pid(qts), >, 0);
+    base = qemu_threads(qts, NULL);
+    g_test_message("QEMU (pid %d) has %u threads", (int)qtest_pid(qts),
+                   base);
+    g_assert_cmpuint(qemu_threads(qts, "msix-poller"), ==, 0);
     for (i = 0; i < 10; i++) {
         qtest_qmp_device_add(qts, "msix-testdev", "td0",
                              "{'bus': 'rp0', 'eventfd': true, "
                              "'vectors': 64}");
+        wait_threads(qts, "msix-poller", 1);
+        g_assert_cmpuint(qemu_threads(qts, NULL), ==, base + 1);
         qtest_qmp_device_del(qts, "td0");
+        wait_threads(qts, "msix-poller", 0);
+        wait_threads(qts, NULL, base);
     }
     qtest_quit(qts);
 }
