@@ -5,6 +5,9 @@
 # usage: tests/nested/payload/run.sh CASE
 #   direct       msix-testdevs with 2048, 16 and 256 vectors, one with 64
 #                behind a pcie-root-port: every scenario must pass
+#   direct-eventfd  the same devices in eventfd mode (eventfd=on), so
+#                that every raise goes through the fork's eventfd-backed
+#                MSI-X layer (hw/pci/msix-eventfd.c) and its poller
 #   no-device    no msix-testdev: a clear message and a power-off
 #   no-its       GICv3 without an ITS: a clear message and a power-off
 #   wrong-devid  the payload's self-test maps the devices under wrong
@@ -24,19 +27,23 @@ log="$VMSIX_BUILD/payload/run-$case_.log"
 [ -f "$img" ] || vmsix_die "no payload at $img: run tests/nested/payload/build.sh"
 
 machine=virt,gic-version=3
-devices=(-device "msix-testdev,vectors=2048" -device "msix-testdev,vectors=16"
-         -device "msix-testdev,vectors=256"
+eventfd=off
+[ "$case_" = direct-eventfd ] && eventfd=on
+devices=(-device "msix-testdev,vectors=2048,eventfd=$eventfd"
+         -device "msix-testdev,vectors=16,eventfd=$eventfd"
+         -device "msix-testdev,vectors=256,eventfd=$eventfd"
          -device "pcie-root-port,id=rp,chassis=1"
-         -device "msix-testdev,bus=rp,vectors=64")
+         -device "msix-testdev,bus=rp,vectors=64,eventfd=$eventfd")
+ndevices=4
 append="vmsix.expect=16,256,2048"
 case "$case_" in
-direct) ;;
+direct|direct-eventfd) ;;
 no-device) devices=() ;;
 # QEMU refuses an MSI-X device without an MSI controller; the payload
 # looks for the ITS before any device anyway.
 no-its) machine=virt,gic-version=3,its=off devices=() ;;
 wrong-devid) append="vmsix.selftest=wrong-devid vmsix.wait_ms=300" ;;
-*) vmsix_die "unknown case '$case_' (direct, no-device, no-its, wrong-devid)" ;;
+*) vmsix_die "unknown case '$case_' (direct, direct-eventfd, no-device, no-its, wrong-devid)" ;;
 esac
 
 # The payload powers the machine off itself, on success and on failure;
@@ -58,7 +65,20 @@ want_fatal() {
 }
 
 case "$case_" in
-direct)
+direct|direct-eventfd)
+    # Each device is in the mode asked for, as the payload read its
+    # FEATURES register: bit 7 eventfd mode, bit 8 delivered by the
+    # eventfd-backed MSI-X layer.
+    want=0
+    [ $eventfd = on ] && want=$((0x180))
+    n=0
+    while read -r f; do
+        [ $((0x$f & 0x180)) = $want ] ||
+            vmsix_die "$case_: a msix-testdev has features $f, not eventfd=$eventfd"
+        n=$((n + 1))
+    done < <(sed -nE 's/^msix-testdev .* features ([0-9a-f]+)$/\1/p' "$log")
+    [ $n = $ndevices ] ||
+        vmsix_die "$case_: the payload found $n msix-testdevs, not $ndevices"
     grep -qE '^[1-9][0-9]* passed, 0 failed$' "$log" ||
         vmsix_die "$case_: the payload did not report 'N passed, 0 failed'"
     ! grep -q '^FAIL ' "$log" || vmsix_die "$case_: a scenario failed"
