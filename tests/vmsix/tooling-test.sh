@@ -72,14 +72,27 @@ P
     expect_fail "patch failed: hw/pci/msix.c:20" "$repo/vmsix/prepare-tree.sh" fork
     ;;
 missing-base)
-    out=$(VMSIX_BASE='1:10.0.999+ds-0+deb13u1' "$repo/vmsix/prepare-tree.sh" fork 2>&1 || true)
-    if ! grep -qE 'qemu 1:10.0.999\+ds-0\+deb13u1 is not on the mirror; available: .*1:10\.0\.[0-9]+' <<<"$out" ||
+    # It must fail (vmsix_die's status 1), with one line naming the
+    # versions the mirror has, and leave no tree behind.
+    rc=0
+    out=$(VMSIX_BASE='1:10.0.999+ds-0+deb13u1' "$repo/vmsix/prepare-tree.sh" fork 2>&1) || rc=$?
+    if [ "$rc" != 1 ]; then
+        echo "FAIL: prepare-tree.sh with an unknown base version exited with status $rc, not 1; it said:"
+        echo "$out"
+        exit 1
+    fi
+    if ! grep -qE '^vmsix: qemu 1:10.0.999\+ds-0\+deb13u1 is not on the mirror; available: .*1:10\.0\.[0-9]+' <<<"$out" ||
        [ "$(wc -l <<<"$out")" != 1 ]; then
         echo "FAIL: an unknown base version did not stop with one line naming the available ones:"
         echo "$out"
         exit 1
     fi
-    echo "ok: $out"
+    # The list is the mirror's: it has the pinned version, which this
+    # machine's base was fetched from.
+    grep -qF " $VMSIX_PINNED_VERSION " <<<"${out#*available:} " ||
+        { echo "FAIL: the versions listed do not include the pinned $VMSIX_PINNED_VERSION: $out"; exit 1; }
+    [ ! -e "$src" ] || { echo "FAIL: an unknown base version left a tree in $src"; exit 1; }
+    echo "ok (status $rc): $out"
     ;;
 download)
     # What a machine without a cache does first: fetch the pinned source
