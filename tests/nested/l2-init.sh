@@ -218,14 +218,23 @@ raise() {
 }
 
 # edu has no driver: enable it, aim its one MSI at L2's ITS and raise
-# it through register 0x60 (docs/specs/edu.rst).
+# it through register 0x60 (docs/specs/edu.rst).  Each raise sends the
+# MSI and ORs the value written into the interrupt status (0x24), so
+# raise i writes bit i: the status read back then shows which raises
+# reached the device (all five: 0x1f).  The acknowledge (0x64) clears it.
 raise_msi() {
     enable_bare 0x010000ED
     msi_aim
     msi_enable
     sync_l1 before
-    raise_times 0x60 1
-    say "raised-msi $NESTED_RAISES"
+    i=0
+    while [ $i -lt "$NESTED_RAISES" ]; do
+        devmem $((bar0 + 0x60)) 32 $((1 << i))
+        i=$((i + 1))
+    done
+    status=$(($(devmem $((bar0 + 0x24)) 32)))
+    devmem $((bar0 + 0x64)) 32 "$status"
+    say "raised-msi status $status acked $(($(devmem $((bar0 + 0x24)) 32)))"
     sync_l1 after
 }
 
