@@ -132,6 +132,17 @@ l1_delta() {    # L1's vfio MSI-X count after minus before
     fi
     echo $((a - b))
 }
+# lifecycle: between L1's system_reset and L2's second boot, the
+# vfio_pci_reset lines that L1's QEMU traced (-trace vfio_pci_reset)
+resets_traced() {
+    sed -n '/^NESTED-L1 hmp system_reset$/,/^L2| NESTED-L2 boot 2$/p' "$log" |
+        grep -cE 'vfio_pci_reset +\(' || true
+}
+reset_traced_is() { [ "$(resets_traced)" = "$1" ]; }
+lease_before_reset() {
+    sed -n '1,/^NESTED-L1 hmp system_reset$/p' "$log" | grep -q '^L2| NESTED-L2 dhcp ok' &&
+        has '^NESTED-L1 hmp system_reset$'
+}
 dhcp_leases_are() { [ "$(grep -c '^L2| NESTED-L2 dhcp ok' "$log")" = "$1" ]; }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
 
@@ -216,7 +227,9 @@ run() {
         has "^L2\\| NESTED-L2 flap ok $NESTED_FLAPS$" ;;
     disk) check "L2: read the NVMe disk" has '^L2\| NESTED-L2 disk-read ok$' ;;
     lifecycle)
-        check "L2: DHCP lease, then reset by L1" has '^NESTED-L1 hmp system_reset$'
+        check "L2: DHCP lease before the reset" lease_before_reset
+        check "L1: system_reset reset the device in its QEMU, once, before L2's second boot" \
+            reset_traced_is 1
         check "L2: booted again, DHCP lease" has '^L2\| NESTED-L2 boot 2$'
         check "L2: device hot-unplugged" has '^L2\| NESTED-L2 unplugged '
         check "L2: device hot-plugged again, driver bound" has '^L2\| NESTED-L2 replugged .* driver=e1000e$'

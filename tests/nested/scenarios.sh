@@ -163,10 +163,11 @@ nested_scenario() {
         SCN_TRAFFIC=int_modes
         ;;
     lifecycle)
-        # A hotpluggable slot, L1's monitor on /tmp/hmp.{in,out}, and a
-        # system_reset that resets (-no-reboot would make it a shutdown)
+        # A hotpluggable slot, L1's monitor on /tmp/hmp.{in,out}, a
+        # system_reset that resets (-no-reboot would make it a shutdown),
+        # and a trace of vfio-pci's device reset, which shows it did
         SCN_TRAFFIC=lifecycle
-        SCN_L1_QEMU="-action reboot=reset -device pcie-root-port,id=rp0,chassis=1 -chardev pipe,id=hmp,path=/tmp/hmp -mon chardev=hmp"
+        SCN_L1_QEMU="-action reboot=reset -device pcie-root-port,id=rp0,chassis=1 -chardev pipe,id=hmp,path=/tmp/hmp -mon chardev=hmp -trace vfio_pci_reset"
         SCN_L1_VFIO=",bus=rp0,id=hostdev0"
         ;;
     esac
