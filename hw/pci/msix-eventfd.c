@@ -10,9 +10,10 @@
  * and the latched counts, under MSIXEventfds.lock, and the latched
  * bitmap, which is atomic.  The poller never takes the BQL.  Because it
  * reads an eventfd only under the lock and only while the vector is
- * watched, a vector is the poller's no more once unwatch() returns: that
- * is the handshake that lets unmask drain the eventfd and attach an irqfd
- * without the poller ever reading an eventfd that KVM owns.
+ * watched, a vector is the poller's no more once msix_eventfds_unwatch()
+ * returns: that is the handshake that lets unmask drain the eventfd and
+ * attach an irqfd without the poller ever reading an eventfd that KVM
+ * owns.
  */
 
 #include "qemu/osdep.h"
@@ -89,7 +90,7 @@ static void set_state(MSIXEventfdVector *v, MSIXEventfdState state)
 }
 
 /* Read and reset the eventfd's count; 0 if nothing was signalled. */
-static uint64_t drain(MSIXEventfdVector *v)
+static uint64_t msix_eventfds_drain(MSIXEventfdVector *v)
 {
     uint64_t count = 0;
     ssize_t len;
@@ -121,7 +122,7 @@ static void add_latched(MSIXEventfdVector *v, uint64_t count)
 }
 
 /* Poller thread, s->lock held */
-static void latch(MSIXEventfds *s, unsigned vector)
+static void msix_eventfds_latch(MSIXEventfds *s, unsigned vector)
 {
     MSIXEventfdVector *v;
     uint64_t count;
@@ -134,7 +135,7 @@ static void latch(MSIXEventfds *s, unsigned vector)
     if (!v->watched) {
         return;
     }
-    count = drain(v);
+    count = msix_eventfds_drain(v);
     if (count) {
         add_latched(v, count);
         if (s->ops->latched) {
@@ -146,7 +147,7 @@ static void latch(MSIXEventfds *s, unsigned vector)
 /* BQL side, @v unwatched: count what arrived since the poller let go */
 static void latch_drained(MSIXEventfdVector *v)
 {
-    uint64_t count = drain(v);
+    uint64_t count = msix_eventfds_drain(v);
 
     if (count) {
         qemu_mutex_lock(&v->s->lock);
@@ -177,7 +178,7 @@ static void *poller_thread(void *opaque)
             if (ev[i].data.u32 == MSIX_EVENTFDS_STOP) {
                 stop = true;
             } else {
-                latch(s, ev[i].data.u32);
+                msix_eventfds_latch(s, ev[i].data.u32);
             }
         }
         qemu_mutex_unlock(&s->lock);
@@ -214,11 +215,11 @@ static void latch_on_main_loop(void *opaque)
     MSIXEventfds *s = v->s;
 
     qemu_mutex_lock(&s->lock);
-    latch(s, vector_nr(v));
+    msix_eventfds_latch(s, vector_nr(v));
     qemu_mutex_unlock(&s->lock);
 }
 
-static void watch(MSIXEventfdVector *v)
+static void msix_eventfds_watch(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
     int ret;
@@ -239,7 +240,7 @@ static void watch(MSIXEventfdVector *v)
 }
 
 /* Once this returns, the poller no longer reads @v's eventfd. */
-static void unwatch(MSIXEventfdVector *v)
+static void msix_eventfds_unwatch(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
     int fd = event_notifier_get_fd(&v->notifier);
@@ -259,7 +260,7 @@ static void userspace_interrupt(void *opaque)
     MSIXEventfdVector *v = opaque;
     MSIXEventfds *s = v->s;
 
-    uint64_t count = drain(v);
+    uint64_t count = msix_eventfds_drain(v);
 
     if (count) {
         v->stats.userspace++;
@@ -381,7 +382,7 @@ static bool update_route(MSIXEventfdVector *v)
     return true;
 }
 
-static void go_live(MSIXEventfdVector *v)
+static void msix_eventfds_go_live(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
     Error *err = NULL;
@@ -448,7 +449,7 @@ void msix_eventfds_commit(MSIXEventfds *s)
     for (i = find_first_bit(s->deferred, s->nr); i < s->nr;
          i = find_next_bit(s->deferred, s->nr, i + 1)) {
         clear_bit(i, s->deferred);
-        go_live(&s->vec[i]);
+        msix_eventfds_go_live(&s->vec[i]);
     }
 }
 
@@ -482,7 +483,7 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
         return;
     }
 
-    unwatch(v);
+    msix_eventfds_unwatch(v);
     latch_drained(v);
     pending = take_latched(s, vector);
     if (s->ops->take_pending) {
@@ -504,7 +505,7 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
  * Stop delivering @v: after this, nothing reads its eventfd.  False if
  * KVM kept its irqfd.
  */
-static bool quiesce(MSIXEventfdVector *v)
+static bool msix_eventfds_quiesce(MSIXEventfdVector *v)
 {
     MSIXEventfds *s = v->s;
 
@@ -518,7 +519,7 @@ static bool quiesce(MSIXEventfdVector *v)
         set_userspace_handler(v, false);
         break;
     case MSIX_EVENTFD_MASKED:
-        unwatch(v);
+        msix_eventfds_unwatch(v);
         break;
     case MSIX_EVENTFD_UNUSED:
         break;
@@ -534,7 +535,7 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
     if (v->state == MSIX_EVENTFD_MASKED) {
         return;
     }
-    if (!quiesce(v)) {
+    if (!msix_eventfds_quiesce(v)) {
         return;
     }
     if (v->replay) {
@@ -543,7 +544,7 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
         set_bit_atomic(vector, s->latched);
     }
     set_state(v, MSIX_EVENTFD_MASKED);
-    watch(v);
+    msix_eventfds_watch(v);
 }
 
 /*
@@ -553,7 +554,7 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
  */
 static void drop_unused(MSIXEventfdVector *v)
 {
-    uint64_t count = drain(v);
+    uint64_t count = msix_eventfds_drain(v);
 
     if (count) {
         v->stats.dropped += count;
@@ -569,7 +570,7 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
         drop_unused(v);
         return;
     }
-    if (!quiesce(v)) {
+    if (!msix_eventfds_quiesce(v)) {
         /* Its route goes: KVM has nothing to deliver it to */
         release_route(v);
         return;
@@ -608,7 +609,7 @@ void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count)
 
     qemu_mutex_lock(&s->lock);
     for (i = first; i < end; i++) {
-        latch(s, i);
+        msix_eventfds_latch(s, i);
     }
     qemu_mutex_unlock(&s->lock);
     msix_eventfds_sync_pending(s);

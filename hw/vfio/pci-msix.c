@@ -79,30 +79,34 @@ static const VFIOMSIXHostOps vfio_pci_msix_host_ops = {
     .disable = vfio_pci_msi_host_disable,
 };
 
-static VFIOMSIXEngine *engine_of(PCIDevice *pdev)
+static VFIOMSIXEngine *vfio_pci_msi_engine_of(PCIDevice *pdev)
 {
     return VFIO_PCI(pdev)->msix_engine;
 }
 
-static int vector_use(PCIDevice *pdev, unsigned int nr, MSIMessage msg)
+static int vfio_pci_msix_vector_use(PCIDevice *pdev, unsigned int nr,
+                                    MSIMessage msg)
 {
-    vfio_msix_engine_set_vector(engine_of(pdev), nr, true, msg);
+    vfio_msix_engine_set_vector(vfio_pci_msi_engine_of(pdev), nr, true, msg);
     return 0;
 }
 
-static void vector_release(PCIDevice *pdev, unsigned int nr)
+static void vfio_pci_msix_vector_release(PCIDevice *pdev, unsigned int nr)
 {
     MSIMessage none = { 0 };
 
-    vfio_msix_engine_set_vector(engine_of(pdev), nr, false, none);
+    vfio_msix_engine_set_vector(vfio_pci_msi_engine_of(pdev), nr, false, none);
 }
 
 /* The guest reads the PBA bits of vectors [@start, @end) */
-static void vector_poll(PCIDevice *pdev, unsigned int start, unsigned end)
+static void vfio_pci_msix_vector_poll(PCIDevice *pdev, unsigned int start,
+                                      unsigned end)
 {
+    MSIXEventfds *efds =
+        vfio_msix_engine_eventfds(vfio_pci_msi_engine_of(pdev));
+
     if (end > start) {
-        msix_eventfds_poll(vfio_msix_engine_eventfds(engine_of(pdev)), start,
-                           end - start);
+        msix_eventfds_poll(efds, start, end - start);
     }
 }
 
@@ -157,7 +161,9 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     vfio_msix_engine_enable(vdev->msix_engine, VFIO_MSIX_MODE_MSIX,
                             vdev->msix->entries, vfio_pci_msix_alloc(vdev),
                             msix_eventfds_pci_ops(!vdev->no_kvm_msix));
-    msix_set_vector_notifiers(pdev, vector_use, vector_release, vector_poll);
+    msix_set_vector_notifiers(pdev, vfio_pci_msix_vector_use,
+                              vfio_pci_msix_vector_release,
+                              vfio_pci_msix_vector_poll);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msix_enable(vdev->vbasedev.name);
 }
@@ -213,7 +219,7 @@ void vfio_pci_msix_sync(VFIOPCIDevice *vdev)
  * Multiple Message Enable while MSI is on loses the vectors beyond it,
  * and one that grows it gets no more.
  */
-static void msi_follow_guest(VFIOPCIDevice *vdev)
+static void vfio_pci_msi_follow_guest(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
     unsigned i, nr = vfio_msix_engine_vectors(vdev->msix_engine);
@@ -244,7 +250,7 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
     vfio_msix_engine_enable(vdev->msix_engine, VFIO_MSIX_MODE_MSI, nr,
                             VFIO_MSIX_ALLOC_TABLE,
                             msix_eventfds_pci_msi_ops(!vdev->no_kvm_msi));
-    msi_follow_guest(vdev);
+    vfio_pci_msi_follow_guest(vdev);
     vfio_msix_engine_commit(vdev->msix_engine);
     trace_vfio_msi_enable(vdev->vbasedev.name, nr);
 }
@@ -255,7 +261,7 @@ void vfio_pci_msi_update(VFIOPCIDevice *vdev)
         return;
     }
     vfio_msix_engine_begin(vdev->msix_engine);
-    msi_follow_guest(vdev);
+    vfio_pci_msi_follow_guest(vdev);
     vfio_msix_engine_commit(vdev->msix_engine);
 }
 
@@ -289,7 +295,7 @@ static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
 }
 
 /* How many vectors the MSI capability offers */
-static unsigned msi_max_vectors(PCIDevice *pdev)
+static unsigned vfio_pci_msi_max_vectors(PCIDevice *pdev)
 {
     uint16_t flags;
 
@@ -312,7 +318,8 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
         (has_msix && !pdev->msix_table_mmio.enabled)) {
         return true;
     }
-    nr = MAX(has_msix ? vdev->msix->entries : 0, msi_max_vectors(pdev));
+    nr = MAX(has_msix ? vdev->msix->entries : 0,
+             vfio_pci_msi_max_vectors(pdev));
     if (!nr) {
         return true;
     }
