@@ -105,6 +105,11 @@ grep -qE '^L2\| [0-9]+ passed, [0-9]+ failed$' "$log" ||
 if [ "$flavor" = fork ]; then
     grep -qE '^L2\| [1-9][0-9]* passed, 0 failed$' "$log" ||
         vmsix_die "payload $name: L2 did not report 'N passed, 0 failed' (log: $log)"
+    # Every scenario it runs must pass: skipped or inconclusive is no pass
+    notpass=$(grep -v ' pass=1 ' "$results" | sed -n 's/^VMSIX-RESULT name=\([^ ]*\).*/\1/p' |
+        tr '\n' ' ')
+    [ -z "$notpass" ] ||
+        vmsix_die "payload $name: scenarios that did not pass: $notpass(log: $log)"
 else
     echo "payload $name: failed: $(sed -n 's/^VMSIX-RESULT name=\([^ ]*\) pass=0.*/\1/p' \
         "$results" | tr '\n' ' ')"
