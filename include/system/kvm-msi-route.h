@@ -30,6 +30,7 @@ typedef struct KVMRouteTable {
     const void **owners;        /* per entry: who set it, or NULL */
     unsigned int allocated;
     bool dirty;
+    bool refused;               /* the kernel refused the last commit */
     KVMRouteStats stats;
     KVMRouteCommitFn commit_fn;
     void *opaque;
