@@ -38,6 +38,21 @@ vmsix_apt_get_in() {
     return "$rc"
 }
 
+# vmsix_progress WHAT LOG: copy ninja's output on stdin to LOG, and say
+# on stderr each time another tenth of the steps is done.
+vmsix_progress() {
+    awk -v what="$1" -v out="$2" '
+        { print > out }
+        /^\[[0-9]+\/[0-9]+\] / {
+            split(substr($1, 2), n, "/")
+            tenth = int(10 * n[1] / n[2])
+            if (n[2] >= 100 && tenth > shown && tenth < 10) {
+                shown = tenth
+                printf "vmsix: %s: %d%% (%d of %d steps)\n", what, 10 * tenth, n[1], n[2] > "/dev/stderr"
+            }
+        }'
+}
+
 # Compile through ccache, whose cache lives beside the base cache.
 vmsix_use_ccache() {
     export CCACHE_DIR=${CCACHE_DIR:-$VMSIX_CACHE/ccache}

@@ -75,12 +75,15 @@ nested_find_device() {
 #                   raise, raise_msi, msi_mask, flap, lifecycle,
 #                   int_modes or virtio_route
 #   SCN_STOCK_ABORT set when the stock QEMU in L1 is expected to abort
+#   SCN_L1_ERRORS   the lines L1's QEMU may print to stderr in this
+#                   scenario (an ERE, after "qemu-system-aarch64: "); any
+#                   other line fails the scenario
 #   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
 #                   address NESTED_TAP_L1
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
-    SCN_L2_MODULES='' SCN_TRAFFIC=''
+    SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle|int-modes)
         SCN_ID=8086:10d3
