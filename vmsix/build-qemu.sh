@@ -81,6 +81,6 @@ vmsix_info "building $flavor-$kind: $*"
 # Keep the log short: ninja's lines go to a file, and a line every tenth
 # of the way says that a long cold build is still going.
 if ! ninja -C "$bld" "$@" 2>&1 | vmsix_progress "building $flavor-$kind" "$bld/ninja.log"; then
-    grep -vE '^\[[0-9]+/[0-9]+\] ' "$bld/ninja.log" | tail -n 40 >&2
+    { grep -vE '^\[[0-9]+/[0-9]+\] ' "$bld/ninja.log" || true; } | tail -n 40 >&2
     vmsix_die "build of $flavor-$kind failed; the whole log is $bld/ninja.log"
 fi

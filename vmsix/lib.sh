@@ -45,10 +45,14 @@ vmsix_progress() {
         { print > out }
         /^\[[0-9]+\/[0-9]+\] / {
             split(substr($1, 2), n, "/")
+            if (n[2] < 100) {
+                next
+            }
             tenth = int(10 * n[1] / n[2])
-            if (n[2] >= 100 && tenth > shown && tenth < 10) {
+            if (tenth > shown && tenth < 10) {
                 shown = tenth
                 printf "vmsix: %s: %d%% (%d of %d steps)\n", what, 10 * tenth, n[1], n[2] > "/dev/stderr"
+                fflush("/dev/stderr")
             }
         }'
 }

@@ -93,7 +93,7 @@ irq_kind() {
 # previous mode off in the host and the next one on.
 int_modes() {
     dhcp || return 1
-    say "intmode $(irq_kind)ok"
+    say "intmode first $(irq_kind)ok"
     for m in $NESTED_INT_MODES; do
         rmmod e1000e || { say "FAIL rmmod e1000e"; return 1; }
         modprobe e1000e IntMode="${m%:*}" ||
@@ -104,7 +104,7 @@ int_modes() {
         # its MSI test interrupt does not arrive)
         dmesg | grep -iE 'e1000e.*(interrupt|msi)' | tail -n 2 | sed 's/^/L2-DMESG| /'
         # e1000e requests its interrupts when the link goes up
-        say "intmode $(irq_kind)ok"
+        say "intmode ${m%:*} $(irq_kind)ok"
     done
     say "int-modes ok"
 }

@@ -178,6 +178,7 @@ nested_scenario() {
         # L2 reloads e1000e with each interrupt mode in turn: vfio-pci in
         # L1 switches the host between MSI-X, MSI and INTx
         SCN_TRAFFIC=int_modes
+        SCN_L1_QEMU="-trace vfio_msi_enable"
         ;;
     lifecycle)
         # A hotpluggable slot, L1's monitor on /tmp/hmp.{in,out}, a

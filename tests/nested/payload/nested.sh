@@ -106,7 +106,7 @@ if [ "$flavor" = fork ]; then
     grep -qE '^L2\| [1-9][0-9]* passed, 0 failed$' "$log" ||
         vmsix_die "payload $name: L2 did not report 'N passed, 0 failed' (log: $log)"
     # Every scenario it runs must pass: skipped or inconclusive is no pass
-    notpass=$(grep -v ' pass=1 ' "$results" | sed -n 's/^VMSIX-RESULT name=\([^ ]*\).*/\1/p' |
+    notpass=$(sed -n '/ pass=1 /!s/^VMSIX-RESULT name=\([^ ]*\).*/\1/p' "$results" |
         tr '\n' ' ')
     [ -z "$notpass" ] ||
         vmsix_die "payload $name: scenarios that did not pass: $notpass(log: $log)"
