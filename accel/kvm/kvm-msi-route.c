@@ -160,7 +160,6 @@ int kvm_route_table_commit(KVMRouteTable *t, Error **errp)
     ret = t->commit_fn(t->opaque, t->routes);
     if (ret < 0) {
         /* Stay dirty: the next commit tries again. */
-        t->refused = true;
         t->stats.failures++;
         trace_kvm_route_table_commit_failed(t->routes->nr, ret);
         error_setg_errno(errp, -ret,
@@ -170,7 +169,7 @@ int kvm_route_table_commit(KVMRouteTable *t, Error **errp)
     }
     t->stats.commits++;
     t->dirty = false;
-    t->refused = false;
+    t->refusal_reported = false;
     trace_kvm_route_table_commit(t->routes->nr);
     return 0;
 }

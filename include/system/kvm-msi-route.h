@@ -30,7 +30,11 @@ typedef struct KVMRouteTable {
     const void **owners;        /* per entry: who set it, or NULL */
     unsigned int allocated;
     bool dirty;
-    bool refused;               /* the kernel refused the last commit */
+    /*
+     * A refusal was reported since the kernel last took a table: set by
+     * the reporter, cleared by the next accepted commit
+     */
+    bool refusal_reported;
     KVMRouteStats stats;
     KVMRouteCommitFn commit_fn;
     void *opaque;
