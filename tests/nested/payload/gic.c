@@ -352,6 +352,12 @@ void its_map_device(uint32_t devid, uint32_t nevents)
             BIT(63) | (uintptr_t)itt, 0);
 }
 
+/* MAPD with V=0: the device's events translate to nothing from now on. */
+void its_unmap_device(uint32_t devid)
+{
+    its_cmd(0x08 | (uint64_t)devid << 32, 0, 0, 0);
+}
+
 void its_map_event(uint32_t devid, uint32_t event, uint32_t lpi)
 {
     its_cmd(0x0a | (uint64_t)devid << 32, event | (uint64_t)lpi << 32, 0, 0);

@@ -751,6 +751,62 @@ static void scenario_g(struct tdev *t)
            ticks_to_ns(t_all) / t->nvec, lpi_total - start_total);
 }
 
+/*
+ * (h) renumber: the bus of the bridge above the device gets a new number,
+ * so the device a new requester ID and ITS DeviceID.  The old DeviceID is
+ * unmapped and the new one maps each vector to a new LPI; every raise
+ * must arrive once there.  Under KVM that holds only if the QEMU under
+ * test gave its MSI routes the new DeviceID.  It runs last: the old
+ * DeviceID's translations are gone.
+ */
+static void scenario_h(struct tdev *t)
+{
+    uint32_t n, v, lpi, old_bus, old_devid, old_before[4];
+    uint32_t old_got = 0, new_got = 0, missing = 0;
+
+    if (!t) {
+        skip("h-renumber", "no_msix-testdev_behind_a_bridge");
+        return;
+    }
+    n = t->nvec < 4 ? t->nvec : 4;
+    for (v = 0; v < n; v++) {
+        msix_ready(t, v);
+        old_before[v] = lpi_count[t->lpi + v - LPI_BASE];
+    }
+    quiet();
+    old_bus = t->pd->bus;
+    old_devid = t->pd->devid;
+    if (!pci_renumber(t->pd)) {
+        result("h-renumber", false, "dev=%s bus=%u: the bridge above would "
+               "not take a new bus number", t->name, old_bus);
+        return;
+    }
+    lpi = lpi_alloc(n);
+    its_unmap_device(old_devid);
+    its_map_device(t->pd->devid, n);
+    for (v = 0; v < n; v++) {
+        its_map_event(t->pd->devid, v, lpi + v);
+    }
+    its_invall();
+    its_sync();
+    for (v = 0; v < n; v++) {
+        reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
+        if (!wait_lpi(lpi + v, 1)) {
+            missing++;
+        }
+    }
+    quiet();
+    for (v = 0; v < n; v++) {
+        new_got += lpi_count[lpi + v - LPI_BASE];
+        old_got += lpi_count[t->lpi + v - LPI_BASE] - old_before[v];
+    }
+    result("h-renumber", !missing && new_got == n && !old_got,
+           "dev=%s old_bus=%u new_bus=%u old_devid=%x new_devid=%x "
+           "vectors=%u delivered_new=%u delivered_old=%u missing=%u",
+           t->name, old_bus, t->pd->bus, old_devid, t->pd->devid, n,
+           new_got, old_got, missing);
+}
+
 /* -------------------------------------------------------------------- */
 
 static uint64_t parse_num(const char *s)
@@ -767,7 +823,7 @@ static uint64_t parse_num(const char *s)
  * Options, from -append: vmsix.wait_ms=N (each wait's deadline),
  * vmsix.quiet_ms=N, vmsix.watchdog=SECONDS, vmsix.rounds=N, vmsix.k=N,
  * vmsix.auto_us=N (scenario d's raiser period), vmsix.expect=16,256,2048
- * (vector counts that must be present), vmsix.only=abcdefg (the scenarios
+ * (vector counts that must be present), vmsix.only=abcdefgh (the scenarios
  * to run, default all), vmsix.selftest=wrong-devid.
  */
 /* The number after @key in @a, if @key is there. */
@@ -851,7 +907,7 @@ static void check_expect(void)
 
 void main(const void *fdt)
 {
-    struct tdev *big = NULL;
+    struct tdev *big = NULL, *renumbered;
     int i;
 
     putstr("\nvmsix-payload: starting\n");
@@ -893,6 +949,15 @@ void main(const void *fdt)
         }
     }
 
+    /* Scenario h renumbers the biggest device behind a bridge. */
+    renumbered = NULL;
+    for (i = 0; i < ntdevs; i++) {
+        if (tdevs[i].pd->behind_bridge &&
+            (!renumbered || tdevs[i].nvec > renumbered->nvec)) {
+            renumbered = &tdevs[i];
+        }
+    }
+
     check_expect();
     for (i = 0; i < ntdevs; i++) {
         if (wanted('a')) {
@@ -918,6 +983,9 @@ void main(const void *fdt)
     }
     if (wanted('g')) {
         scenario_g(big);
+    }
+    if (wanted('h')) {
+        scenario_h(renumbered);
     }
 
     printf("VMSIX-SUMMARY passed=%d failed=%d skipped=%d lpis=%lu\n",

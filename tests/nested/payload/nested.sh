@@ -61,7 +61,7 @@ vectors=${3:-2048}
 only=${4:-}
 case "$flavor" in fork|stock) ;; *) usage ;; esac
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
-case "$only" in *[!a-g]*) usage ;; esac
+case "$only" in *[!a-h]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 
 export VMSIX_GUEST_SUITE=${VMSIX_GUEST_SUITE-bookworm-backports}

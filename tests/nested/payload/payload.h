@@ -149,6 +149,7 @@ extern uint64_t its_doorbell;
 void gic_init(void);
 uint32_t lpi_alloc(uint32_t n);
 void its_map_device(uint32_t devid, uint32_t nevents);
+void its_unmap_device(uint32_t devid);
 void its_map_event(uint32_t devid, uint32_t event, uint32_t lpi);
 void its_inv(uint32_t devid, uint32_t event);
 void its_invall(void);
@@ -165,11 +166,13 @@ struct pci_dev {
     uint64_t bar[6];
     uint32_t rid, devid;
     bool behind_bridge;
+    uint64_t bridge_cfg;        /* the bridge right above it, or 0 */
 };
 extern struct pci_dev pci_devs[PCI_MAX_DEVS];
 extern int pci_ndevs;
 void pci_enumerate(void);
 uint32_t pci_find_cap(struct pci_dev *d, uint8_t id);
 uint32_t pci_rid_to_devid(uint32_t rid);
+bool pci_renumber(struct pci_dev *d);
 
 #endif

@@ -98,7 +98,7 @@ static void assign_bars(uint64_t cfg, int nbars, uint64_t *out)
     }
 }
 
-static void scan_bus(uint32_t bus, bool behind_bridge);
+static void scan_bus(uint32_t bus, uint64_t bridge_cfg);
 
 static void setup_bridge(uint64_t cfg, uint32_t bus, uint32_t dev,
                          uint32_t fn)
@@ -125,7 +125,7 @@ static void setup_bridge(uint64_t cfg, uint32_t bus, uint32_t dev,
     /* A bridge's memory window has a 1 MiB granularity. */
     mem_next = ALIGN_UP(mem_next, MIB);
     base = mem_next;
-    scan_bus(sec, true);
+    scan_bus(sec, cfg);
     end = ALIGN_UP(mem_next, MIB);
     mem_next = end;
     if (end > base) {
@@ -141,7 +141,7 @@ static void setup_bridge(uint64_t cfg, uint32_t bus, uint32_t dev,
            end > base ? pci_to_cpu(end) - 1 : 0);
 }
 
-static void scan_bus(uint32_t bus, bool behind_bridge)
+static void scan_bus(uint32_t bus, uint64_t bridge_cfg)
 {
     uint32_t dev, fn;
 
@@ -176,7 +176,8 @@ static void scan_bus(uint32_t bus, bool behind_bridge)
                 d->device = readw(cfg + PCI_VENDOR_ID + 2);
                 d->rid = bus << 8 | dev << 3 | fn;
                 d->devid = pci_rid_to_devid(d->rid);
-                d->behind_bridge = behind_bridge;
+                d->behind_bridge = bridge_cfg != 0;
+                d->bridge_cfg = bridge_cfg;
                 writew(cfg + PCI_COMMAND, 0);
                 assign_bars(cfg, 6, d->bar);
                 writew(cfg + PCI_COMMAND, PCI_COMMAND_MEMORY |
@@ -203,7 +204,39 @@ void pci_enumerate(void)
     mem_next = dt.mmio32_pci;
     mem_end = dt.mmio32_pci + dt.mmio32_size;
     last_bus = dt.bus_start;
-    scan_bus(dt.bus_start, false);
+    scan_bus(dt.bus_start, 0);
+}
+
+/*
+ * Give the bus of @d, alone behind its bridge, the next free bus number,
+ * as an OS that renumbers does: the device keeps its BARs and its MSI-X
+ * table but gets a new requester ID, so a new ITS DeviceID.  Updates @d.
+ */
+bool pci_renumber(struct pci_dev *d)
+{
+    uint64_t b = d->bridge_cfg;
+    uint32_t bus = last_bus + 1;
+    uint64_t cfg = cfg_addr(bus, d->dev, d->fn);
+
+    if (!b || bus > dt.bus_end ||
+        readb(b + PCI_PRIMARY_BUS + 1) != d->bus ||
+        readb(b + PCI_PRIMARY_BUS + 2) != d->bus) {
+        return false;
+    }
+    /* Secondary and subordinate move together: widen, move, narrow. */
+    writeb(b + PCI_PRIMARY_BUS + 2, bus);
+    writeb(b + PCI_PRIMARY_BUS + 1, bus);
+    if (readw(cfg + PCI_VENDOR_ID) != d->vendor) {
+        return false;
+    }
+    last_bus = bus;
+    printf("PCI: %02x:%02x.%x renumbered to bus %u\n", d->bus, d->dev,
+           d->fn, bus);
+    d->bus = bus;
+    d->cfg = cfg;
+    d->rid = bus << 8 | d->dev << 3 | d->fn;
+    d->devid = pci_rid_to_devid(d->rid);
+    return true;
 }
 
 uint32_t pci_find_cap(struct pci_dev *d, uint8_t id)
