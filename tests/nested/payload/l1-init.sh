@@ -13,13 +13,86 @@ say "start flavor=$(arg flavor) kernel=$(uname -r)"
 for m in $NESTED_L1_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
+# The interrupt ioctls of L1's QEMU, counted in the windows the payload
+# marks (VMSIX-MARK NAME ... VMSIX-MARK end), from the kernel's syscall
+# trace: unlike strace it does not stop QEMU at every KVM_RUN.
+tr=/sys/kernel/tracing
+IOCTLS="VFIO_DEVICE_SET_IRQS=0x3b6e KVM_IRQFD=0x4020ae76 KVM_SET_GSI_ROUTING=0x4008ae6a KVM_SIGNAL_MSI=0x4020aea5"
+trace_ioctls() {
+    local f= i
+    mount -t tracefs tracefs $tr || fail "mount tracefs"
+    for i in $IOCTLS; do
+        f="${f:+$f || }cmd == ${i#*=}"
+    done
+    echo global > $tr/trace_clock
+    echo 16384 > $tr/buffer_size_kb
+    echo "$f" > $tr/events/syscalls/sys_enter_ioctl/filter ||
+        fail "syscall trace filter refused"
+    echo 1 > $tr/events/syscalls/sys_enter_ioctl/enable
+}
+
+# L2's console, prefixed; a mark goes into the trace before the payload
+# is told to go on, and so does each pending MSI the fork hands to KVM.
+relay() {
+    while IFS= read -r line; do
+        line=${line%"$cr"}
+        echo "L2| $line"
+        case "$line" in
+        VMSIX-MARK\ *) echo "$line" > $tr/trace_marker; echo >&3 ;;
+        *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
+        esac
+    done
+}
+
+# One line a window, in order, summed over windows of the same name.
+count_windows() {
+    echo 0 > $tr/events/syscalls/sys_enter_ioctl/enable
+    awk -v ioctls="$IOCTLS" '
+    # The trace prints numbers in hex, zero-padded, with or without 0x.
+    function hex(s) {
+        s = tolower(s)
+        sub(/^0x/, "", s)
+        sub(/^0+/, "", s)
+        return s
+    }
+    BEGIN {
+        n = split(ioctls, kv, " ")
+        for (i = 1; i <= n; i++) {
+            split(kv[i], p, "=")
+            names[i] = p[1]
+            cmd[hex(p[2])] = i
+        }
+        names[n + 1] = "replay"
+    }
+    /tracing_mark_write: VMSIX-MARK / {
+        win = $NF
+        if (win == "end") { win = "" }
+        else if (!(win in seen)) { seen[win] = 1; order[++nwin] = win }
+        next
+    }
+    win != "" && /tracing_mark_write: VMSIX-REPLAY/ { count[win, n + 1]++; next }
+    win != "" && /sys_ioctl\(/ && match($0, /cmd: (0x)?[0-9a-f]+/) {
+        c = hex(substr($0, RSTART + 5, RLENGTH - 5))
+        if (c in cmd) { count[win, cmd[c]]++ }
+    }
+    END {
+        for (w = 1; w <= nwin; w++) {
+            printf "PAYLOAD-WINDOW %s", order[w]
+            for (i = 1; i <= n + 1; i++) {
+                printf " %s %d", names[i], count[order[w], i] + 0
+            }
+            printf "\n"
+        }
+    }' $tr/trace
+}
+
 bdf=$(nested_find_device 1b36:00f0) || fail "no msix-testdev"
 nested_bind_vfio "$bdf"
 say "bound $bdf group=$group"
 
 # The payload's deadlines and raiser period are widened for L2 on KVM on
 # TCG: it is much slower than a direct run, not differently correct.
-l2args="vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
+l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
 only=$(arg only)
 [ -z "$only" ] || l2args="$l2args vmsix.only=$only"
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
@@ -27,12 +100,18 @@ set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -kernel /l2/payload.img -append "$l2args" \
     -device pcie-root-port,id=rp,chassis=1 \
     -device "vfio-pci,host=$bdf,bus=rp"
+# The fork traces each pending MSI it hands to KVM at an unmask.
+[ "$(arg flavor)" = fork ] && set -- "$@" -trace msix_eventfds_replay
 say "qemu $*"
+trace_ioctls
+mkfifo /tmp/l2-input
+exec 3<>/tmp/l2-input
 cr=$(printf '\r')
 {
-    /bin/qemu-system-aarch64 "$@" </dev/null 2>&1
+    /bin/qemu-system-aarch64 "$@" <&3 2>&1
     echo $? > /tmp/l2.rc
-} | while IFS= read -r line; do echo "L2| ${line%"$cr"}"; done
+} | relay
 say "l2-exit $(cat /tmp/l2.rc)"
+count_windows
 dmesg | grep -iE 'vfio|smmu|its' | tail -n 10 | sed 's/^/L1-DMESG-END| /'
 finish 0

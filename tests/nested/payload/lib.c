@@ -117,6 +117,17 @@ static void uart_putc(char c)
     writel(uart_base, (uint8_t)c);
 }
 
+/* One character from the PL011 (UARTFR.RXFE clear), or -1 at @deadline. */
+int uart_getc(uint64_t deadline)
+{
+    while (readl(uart_base + 0x18) & (1 << 4)) {
+        if (past(deadline)) {
+            return -1;
+        }
+    }
+    return readl(uart_base) & 0xff;
+}
+
 void putstr(const char *s)
 {
     for (; *s; s++) {

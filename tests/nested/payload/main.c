@@ -63,6 +63,7 @@ static const char *opt_only;    /* vmsix.only=bd: only scenarios b and d */
  * scenarios can fail and that the device ID is what routes the LPIs.
  */
 static bool opt_wrong_devid;
+static bool opt_marks_ack;      /* vmsix.marks=ack: see mark() */
 
 /* -------------------------------------------------------------------- */
 /* Results */
@@ -99,6 +100,22 @@ static void skip(const char *name, const char *why)
 /* Waiting for LPIs */
 
 /* Poll until @lpi has been acknowledged @want times; false on timeout. */
+/*
+ * Open the window @name, or close it ("end"): the nested run counts the
+ * interrupt ioctls of L1's QEMU in each.  With vmsix.marks=ack, wait
+ * until L1 has put the mark in its kernel's trace and says so with a
+ * character on the console, so that nothing the payload does next can
+ * be traced before the mark.
+ */
+static void mark(const char *name)
+{
+    printf("VMSIX-MARK %s\n", name);
+    if (opt_marks_ack && uart_getc(deadline_in_ms(opt_wait_ms)) < 0) {
+        die("mark %s: no acknowledgement on the console within %lu ms",
+            name, opt_wait_ms);
+    }
+}
+
 static bool wait_lpi(uint32_t lpi, uint32_t want)
 {
     uint64_t deadline = deadline_in_ms(opt_wait_ms);
@@ -379,6 +396,7 @@ static void scenario_mask(struct tdev *t, bool function_mask)
     quiet();
     reg_write(t, MSIX_TESTDEV_REG_COUNTER_RESET, 1);
     lpi_count[lpi - LPI_BASE] = 0;
+    mark(function_mask ? "c-masked" : "b-masked");
     if (function_mask) {
         msix_set_ctrl(t, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
     } else {
@@ -397,6 +415,7 @@ static void scenario_mask(struct tdev *t, bool function_mask)
      */
     raise_masked = reg_read(t, MSIX_TESTDEV_REG_RAISE_MASKED);
 
+    mark(function_mask ? "c-unmask" : "b-unmask");
     if (function_mask) {
         msix_set_ctrl(t, MSIX_CTRL_ENABLE);
     } else {
@@ -406,6 +425,7 @@ static void scenario_mask(struct tdev *t, bool function_mask)
     quiet();
     after = lpi_count[lpi - LPI_BASE] - during;
     pba_after = pba_bit(t, v);
+    mark("end");
 
     /* And the vector still works normally afterwards. */
     reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
@@ -496,6 +516,7 @@ static bool grow_attempt(struct tdev *t, uint32_t period_us, int attempt,
         before[v] = lpi_count[t->lpi + v - LPI_BASE];
     }
     big_got = lpi_count[t->lpi + big - LPI_BASE];
+    mark("d-grow");
     reg_write(t, MSIX_TESTDEV_REG_AUTO_FIRST, 0);
     reg_write(t, MSIX_TESTDEV_REG_AUTO_COUNT, nauto);
     reg_write(t, MSIX_TESTDEV_REG_AUTO_PERIOD, period_us);
@@ -522,6 +543,7 @@ static bool grow_attempt(struct tdev *t, uint32_t period_us, int attempt,
     timeout |= !grow_until(&g, ticks0 + 2 * ticks_each);
     reg_write(t, MSIX_TESTDEV_REG_AUTO_CTRL, 0);
     ticks1 = reg_read(t, MSIX_TESTDEV_REG_AUTO_TICKS);
+    mark("end");
 
     /*
      * The device's counters are final now: wait until the LPIs match, if
@@ -619,11 +641,15 @@ static void scenario_e(struct tdev *t)
     msix_ready(t, v);
     quiet();
     old_got = lpi_count[old_lpi - LPI_BASE];
+    mark("e-masked");
     vec_mask(t, v, true);
     reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
     vec_program(t, v, event);
+    mark("e-unmask");
     vec_mask(t, v, false);
     arrived = wait_lpi(new_lpi, 1);
+    quiet();
+    mark("end");
     reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
     arrived = arrived && wait_lpi(new_lpi, 2);
     quiet();
@@ -696,6 +722,7 @@ static void scenario_g(struct tdev *t)
     quiet();
     reg_write(t, MSIX_TESTDEV_REG_COUNTER_RESET, 1);
     before = lpi_count[lpi - LPI_BASE];
+    mark("g-mask-unmask");
     t0 = now();
     for (i = 0; i < pairs; i++) {
         writel(entry(t, v) + MSIX_VEC_CTRL, 1);
@@ -704,6 +731,7 @@ static void scenario_g(struct tdev *t)
     (void)readl(entry(t, v) + MSIX_VEC_CTRL);
     dt_pairs = now() - t0;
     quiet();
+    mark("end");
     /*
      * Nothing was raised, so nothing was pending at any unmask: an MSI
      * here would be an unmask that invents an interrupt.
@@ -735,6 +763,7 @@ static void scenario_g(struct tdev *t)
            ticks_to_ns(lsum / (i ? i : 1)), ticks_to_ns(lmax));
 
     /* Enable MSI-X, program and unmask every vector, from MSI-X off. */
+    mark("g-enable-unmask-all");
     msix_set_ctrl(t, 0);
     t->programmed = false;
     t0 = now();
@@ -745,6 +774,7 @@ static void scenario_g(struct tdev *t)
     reg_write(t, MSIX_TESTDEV_REG_RAISE_ALL, 1);
     ok = wait_total(start_total + t->nvec);
     quiet();
+    mark("end");
     result("g-enable-unmask-all", ok && lpi_total - start_total == t->nvec,
            "dev=%s vectors=%u total_ns=%lu ns_per_vector=%lu "
            "delivered_after=%lu", t->name, t->nvec, ticks_to_ns(t_all),
@@ -763,6 +793,7 @@ static void scenario_h(struct tdev *t)
 {
     uint32_t n, v, lpi, old_bus, old_devid, old_before[4];
     uint32_t old_got = 0, new_got = 0, missing = 0;
+    bool ok;
 
     if (!t) {
         skip("h-renumber", "no_msix-testdev_behind_a_bridge");
@@ -776,7 +807,10 @@ static void scenario_h(struct tdev *t)
     quiet();
     old_bus = t->pd->bus;
     old_devid = t->pd->devid;
-    if (!pci_renumber(t->pd)) {
+    mark("h-renumber");
+    ok = pci_renumber(t->pd);
+    mark("end");
+    if (!ok) {
         result("h-renumber", false, "dev=%s bus=%u: the bridge above would "
                "not take a new bus number", t->name, old_bus);
         return;
@@ -855,6 +889,7 @@ static void parse_args(const char *a)
     opt_k = k;
     opt_auto_us = auto_us;
     opt_wrong_devid = strstr(a, "vmsix.selftest=wrong-devid") != NULL;
+    opt_marks_ack = strstr(a, "vmsix.marks=ack") != NULL;
     p = strstr(a, "vmsix.only=");
     opt_only = p ? p + strlen("vmsix.only=") : NULL;
     p = strstr(a, "vmsix.expect=");

@@ -101,6 +101,7 @@ int strncmp(const char *a, const char *b, size_t n);
 const char *strstr(const char *h, const char *n);
 void uart_set_base(uint64_t base);
 void putstr(const char *s);
+int uart_getc(uint64_t deadline);
 void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void snprintf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
