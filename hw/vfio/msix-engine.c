@@ -347,6 +347,12 @@ unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
     return e->mode == VFIO_MSIX_MODE_OFF ? 0 : e->active;
 }
 
+bool vfio_msix_engine_all_unmasked(VFIOMSIXEngine *e)
+{
+    return e->mode != VFIO_MSIX_MODE_OFF &&
+           find_first_zero_bit(e->unmasked, e->active) == e->active;
+}
+
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e)
 {
     return e->host_mode;

@@ -112,6 +112,8 @@ MSIXEventfds *vfio_msix_engine_eventfds(VFIOMSIXEngine *e);
 VFIOMSIXMode vfio_msix_engine_mode(VFIOMSIXEngine *e);
 /* The vectors of the current mode, see _enable() and _shrink() */
 unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e);
+/* Every vector of the current mode is unmasked (none can be pending) */
+bool vfio_msix_engine_all_unmasked(VFIOMSIXEngine *e);
 /* The mode whose IRQ index is on in the host */
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e);
 bool vfio_msix_engine_host_vector(VFIOMSIXEngine *e, unsigned vector);

@@ -84,10 +84,36 @@ static VFIOMSIXEngine *vfio_pci_msi_engine_of(PCIDevice *pdev)
     return VFIO_PCI(pdev)->msix_engine;
 }
 
+/*
+ * While every vector is unmasked, nothing is pending: the emulated PBA
+ * is all zeroes, and so is the device's, whose vectors the host keeps
+ * unmasked.  The guest then reads the PBA from the BAR, so that the
+ * registers some devices keep on its page (see the MT27500 quirk in
+ * pci.c) stay off the slow path, as with upstream's lazy PBA.  A masked
+ * vector may latch a signal at any time, so any mask traps it again.
+ */
+static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
+{
+    MemoryRegion *pba = &vdev->pdev.msix_pba_mmio;
+    bool trap = vdev->interrupt != VFIO_INT_MSIX ||
+                !vfio_msix_engine_all_unmasked(vdev->msix_engine);
+
+    if (!msix_present(&vdev->pdev) || pba->enabled == trap) {
+        return;
+    }
+    memory_region_set_enabled(pba, trap);
+    if (trap) {
+        trace_vfio_msix_pba_enable(vdev->vbasedev.name);
+    } else {
+        trace_vfio_msix_pba_disable(vdev->vbasedev.name);
+    }
+}
+
 static int vfio_pci_msix_vector_use(PCIDevice *pdev, unsigned int nr,
                                     MSIMessage msg)
 {
     vfio_msix_engine_set_vector(vfio_pci_msi_engine_of(pdev), nr, true, msg);
+    vfio_pci_msix_update_pba_trap(VFIO_PCI(pdev));
     return 0;
 }
 
@@ -96,6 +122,7 @@ static void vfio_pci_msix_vector_release(PCIDevice *pdev, unsigned int nr)
     MSIMessage none = { 0 };
 
     vfio_msix_engine_set_vector(vfio_pci_msi_engine_of(pdev), nr, false, none);
+    vfio_pci_msix_update_pba_trap(VFIO_PCI(pdev));
 }
 
 /* The guest reads the PBA bits of vectors [@start, @end) */
@@ -165,6 +192,7 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
                               vfio_pci_msix_vector_release,
                               vfio_pci_msix_vector_poll);
     vfio_msix_engine_commit(vdev->msix_engine);
+    vfio_pci_msix_update_pba_trap(vdev);
     trace_vfio_msix_enable(vdev->vbasedev.name);
 }
 
@@ -184,6 +212,7 @@ bool vfio_pci_msix_disable(VFIOPCIDevice *vdev)
         msix_vector_unuse(pdev, i);
     }
     vdev->interrupt = VFIO_INT_NONE;
+    vfio_pci_msix_update_pba_trap(vdev);
     trace_vfio_msix_disable(vdev->vbasedev.name);
     return true;
 }
@@ -244,6 +273,7 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
     unsigned nr = msi_nr_vectors_allocated(&vdev->pdev);
 
     vdev->interrupt = VFIO_INT_MSI;
+    vfio_pci_msix_update_pba_trap(vdev);
     /* The host cannot add MSI vectors later: all of them at once */
     vfio_msix_engine_begin(vdev->msix_engine);
     /* The MSI capability, whatever MSI-X's Enable bit says */
@@ -335,7 +365,10 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
     vdev->msix_engine = vfio_msix_engine_new(vdev->vbasedev.name, efds,
                                              &vfio_pci_msix_host_ops, vdev);
     if (has_msix) {
-        /* The poll notifier keeps the emulated PBA accurate: show it */
+        /*
+         * The poll notifier keeps the emulated PBA accurate: show it,
+         * until every vector is unmasked
+         */
         memory_region_set_enabled(&pdev->msix_pba_mmio, true);
     }
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;

@@ -212,6 +212,30 @@ static void test_table_alloc_mask_unmask(void)
     host_free(h);
 }
 
+/* vfio-pci maps the PBA only while this holds: nothing can be pending */
+static void test_all_unmasked(void)
+{
+    FakeHost *h = host_new(4);
+    unsigned i;
+
+    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    guest_enable(h);
+    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    for (i = 0; i < 3; i++) {
+        set_vector(h, i, true);
+    }
+    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    set_vector(h, 3, true);
+    g_assert_true(vfio_msix_engine_all_unmasked(h->e));
+    set_vector(h, 1, false);
+    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    set_vector(h, 1, true);
+    g_assert_true(vfio_msix_engine_all_unmasked(h->e));
+    guest_msix_off(h);
+    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    host_free(h);
+}
+
 static void test_maskall_toggle(void)
 {
     FakeHost *h = host_new(64);
@@ -825,6 +849,31 @@ static void model_fail(Model *m, const unsigned *ops, unsigned depth,
     g_test_fail();
 }
 
+/*
+ * vfio-pci stops trapping the PBA while every vector is unmasked: then
+ * nothing may be pending, neither latched by the eventfds nor in the
+ * pending bits the PCI core keeps.
+ */
+static void model_check_pba_untrapped(Model *m, const unsigned *ops,
+                                      unsigned depth)
+{
+    MSIXEventfds *efds = vfio_msix_engine_eventfds(m->h->e);
+    unsigned v, nr = vfio_msix_engine_vectors(m->h->e);
+
+    if (!vfio_msix_engine_all_unmasked(m->h->e)) {
+        return;
+    }
+    msix_eventfds_poll(efds, 0, nr);
+    for (v = 0; v < nr; v++) {
+        if (msix_eventfds_latched(efds, v) || m->h->f.v[v].pba) {
+            g_autofree char *what = g_strdup_printf(
+                "vector %u pending while every vector is unmasked", v);
+
+            model_fail(m, ops, depth, what);
+        }
+    }
+}
+
 static void model_check_host(Model *m, const unsigned *ops, unsigned depth)
 {
     FakeHost *h = m->h;
@@ -837,6 +886,7 @@ static void model_check_host(Model *m, const unsigned *ops, unsigned depth)
 
         model_fail(m, ops, depth, what);
     }
+    model_check_pba_untrapped(m, ops, depth);
 }
 
 /* Flush what QEMU's main loop delivers (routes the kernel refused) */
@@ -917,6 +967,8 @@ int main(int argc, char **argv)
 
     g_test_add_func("/vfio-msix-engine/table/mask-unmask",
                     test_table_alloc_mask_unmask);
+    g_test_add_func("/vfio-msix-engine/table/all-unmasked",
+                    test_all_unmasked);
     g_test_add_func("/vfio-msix-engine/table/maskall-toggle",
                     test_maskall_toggle);
     g_test_add_func("/vfio-msix-engine/table/noresize-grow",

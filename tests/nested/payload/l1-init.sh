@@ -32,7 +32,7 @@ trace_ioctls() {
 }
 
 # L2's console, prefixed; a mark goes into the trace before the payload
-# is told to go on, and so does each pending MSI the fork hands to KVM.
+# is told to go on, and so do the fork's trace lines that are counted.
 relay() {
     while IFS= read -r line; do
         line=${line%"$cr"}
@@ -40,6 +40,7 @@ relay() {
         case "$line" in
         VMSIX-MARK\ *) echo "$line" > $tr/trace_marker; echo >&3 ;;
         *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
+        *vfio_msix_pba_disable\ *) echo VMSIX-PBA-UNTRAPPED > $tr/trace_marker ;;
         esac
     done
 }
@@ -63,6 +64,7 @@ count_windows() {
             cmd[hex(p[2])] = i
         }
         names[n + 1] = "replay"
+        names[n + 2] = "pba_untrapped"
     }
     /tracing_mark_write: VMSIX-MARK / {
         win = $NF
@@ -71,6 +73,7 @@ count_windows() {
         next
     }
     win != "" && /tracing_mark_write: VMSIX-REPLAY/ { count[win, n + 1]++; next }
+    win != "" && /tracing_mark_write: VMSIX-PBA-UNTRAPPED/ { count[win, n + 2]++; next }
     win != "" && /sys_ioctl\(/ && match($0, /cmd: (0x)?[0-9a-f]+/) {
         c = hex(substr($0, RSTART + 5, RLENGTH - 5))
         if (c in cmd) { count[win, cmd[c]]++ }
@@ -78,7 +81,7 @@ count_windows() {
     END {
         for (w = 1; w <= nwin; w++) {
             printf "PAYLOAD-WINDOW %s", order[w]
-            for (i = 1; i <= n + 1; i++) {
+            for (i = 1; i <= n + 2; i++) {
                 printf " %s %d", names[i], count[order[w], i] + 0
             }
             printf "\n"
@@ -100,8 +103,11 @@ set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -kernel /l2/payload.img -append "$l2args" \
     -device pcie-root-port,id=rp,chassis=1 \
     -device "vfio-pci,host=$bdf,bus=rp"
-# The fork traces each pending MSI it hands to KVM at an unmask.
-[ "$(arg flavor)" = fork ] && set -- "$@" -trace msix_eventfds_replay
+# The fork traces each pending MSI it hands to KVM at an unmask, and
+# when it stops and starts trapping the PBA.
+[ "$(arg flavor)" = fork ] &&
+    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*'
+
 say "qemu $*"
 trace_ioctls
 mkfifo /tmp/l2-input

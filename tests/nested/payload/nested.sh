@@ -87,7 +87,8 @@ expect_window() {
 # (KVM_SIGNAL_MSI) or handed to KVM's irqfd (replay); masks, unmasks and
 # growing never touch the host's vectors (the kernel here has no dynamic
 # MSI-X on the ITS, so the whole table is the host's from the enable);
-# and a renumbering is one route commit.
+# a renumbering is one route commit; and the PBA is trapped as long as
+# a vector is masked, and only then.
 check_windows() {
     local w
     for w in b-masked c-masked e-masked; do
@@ -102,6 +103,9 @@ check_windows() {
     expect_window g-mask-unmask 0 "MSIs sent" KVM_SIGNAL_MSI replay
     expect_window g-mask-unmask 0 VFIO_DEVICE_SET_IRQS VFIO_DEVICE_SET_IRQS
     expect_window h-renumber 1 KVM_SET_GSI_ROUTING KVM_SET_GSI_ROUTING
+    # The PBA is left to the device only once every vector is unmasked;
+    # b and c read it exactly while a vector is masked.
+    expect_window g-enable-unmask-all 1 "PBA trap turned off" pba_untrapped
 }
 
 case "${1:-}" in
