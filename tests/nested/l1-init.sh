@@ -140,6 +140,7 @@ if [ -n "$SCN_L0_DEV" ]; then
     unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
     say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
     hostdev="vfio-pci,host=$bdf$SCN_L1_VFIO"
+    [ "$flavor" = fork ] && hostdev="$hostdev$SCN_L1_VFIO_FORK"
 fi
 
 if [ -n "$SCN_L1_TAP" ]; then
@@ -155,7 +156,7 @@ fi
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn $SCN_L2_APPEND" \
     $SCN_L1_QEMU ${hostdev:+-device "$hostdev"}
 say "qemu $flavor $*"
 mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out

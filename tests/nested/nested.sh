@@ -210,6 +210,26 @@ virtio_route_checks() {
         count_is 1 "virtio_pci_vector_to_kvm $vector GSI [0-9]+"
 }
 
+# vfio-route(-off): KVM refuses the route of a vfio-pci vector that L2
+# aims at an IOVA its vIOMMU does not map
+vfio_route_checks() {
+    check "L2: echo replies with the vector on KVM" has '^L2\| NESTED-L2 dhcp ok$'
+    check "L2: doorbell back, link reset: the device works again" \
+        has '^L2\| NESTED-L2 doorbell back: rx interrupts [1-9][0-9]*, echo reply$'
+    check "L2: $scn done" has '^L2\| NESTED-L2 vfio-route ok$'
+    if [ "$flavor" = fork ]; then
+        check "L2: misaimed vector: its interrupts followed the message, none arrived" \
+            has '^L2\| NESTED-L2 misaimed: rx interrupts 0$'
+        check "L1: QEMU reported the refused route once" \
+            count_is 1 "$NESTED_VFIO_ROUTE_REFUSED"
+    fi
+    if [ "$scn" = vfio-route-off ] && [ "$flavor" = fork ]; then
+        check "L1: the vector went to QEMU (traced)" \
+            has '^L2\| vfio_msi_vector_to_qemu +\(0000:00:01\.0\) vector 0: '
+    fi
+    sed -n 's/^L2| NESTED-L2 \(misaimed: .*\)/  \1/p' "$log"
+}
+
 run() {
     local scn=$1 flavor=$2 kernel rc=0
     nested_scenario "$scn" || vmsix_die "unknown scenario '$scn' (tests/nested/nested.sh list)"
@@ -275,6 +295,7 @@ run() {
         echo "  KVM_SIGNAL_MSI: $(sed -n 's/^NESTED-COUNT KVM_SIGNAL_MSI //p' "$log")"
         sed -n 's/^L2| NESTED-L2 \(msi-.*pending.*\)/  \1/p' "$log" ;;
     virtio_route) virtio_route_checks ;;
+    vfio_route) vfio_route_checks ;;
     raise_msi) check "L2: all $NESTED_RAISES raises reached the device (interrupt status $(((1 << NESTED_RAISES) - 1)), 0 once acknowledged)" \
         has "^L2\| NESTED-L2 raised-msi status $(((1 << NESTED_RAISES) - 1)) acked 0$"
         check "L1: vfio-pci holds a host MSI vector, not MSI-X" \
