@@ -14,7 +14,7 @@ for m in $NESTED_L1_MODULES; do
     modprobe "$m" || fail "modprobe $m"
 done
 # The interrupt ioctls of L1's QEMU, counted in the windows the payload
-# marks (VMSIX-MARK NAME ... VMSIX-MARK end), from the kernel's syscall
+# marks (VMSIX-MARK NAME, until the next mark), from the kernel's syscall
 # trace: unlike strace it does not stop QEMU at every KVM_RUN.
 tr=/sys/kernel/tracing
 IOCTLS="VFIO_DEVICE_SET_IRQS=0x3b6e KVM_IRQFD=0x4020ae76 KVM_SET_GSI_ROUTING=0x4008ae6a KVM_SIGNAL_MSI=0x4020aea5"
@@ -68,8 +68,7 @@ count_windows() {
     }
     /tracing_mark_write: VMSIX-MARK / {
         win = $NF
-        if (win == "end") { win = "" }
-        else if (!(win in seen)) { seen[win] = 1; order[++nwin] = win }
+        if (!(win in seen)) { seen[win] = 1; order[++nwin] = win }
         next
     }
     win != "" && /tracing_mark_write: VMSIX-REPLAY/ { count[win, n + 1]++; next }
@@ -103,10 +102,11 @@ set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -kernel /l2/payload.img -append "$l2args" \
     -device pcie-root-port,id=rp,chassis=1 \
     -device "vfio-pci,host=$bdf,bus=rp"
-# The fork traces each pending MSI it hands to KVM at an unmask, and
-# when it stops and starts trapping the PBA.
+# The fork traces its MSI-X allocation policy, each pending MSI it hands
+# to KVM at an unmask, and when it stops and starts trapping the PBA.
 [ "$(arg flavor)" = fork ] &&
-    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*'
+    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
+        -trace vfio_pci_msi_engine_init
 
 say "qemu $*"
 trace_ioctls

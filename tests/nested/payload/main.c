@@ -101,8 +101,10 @@ static void skip(const char *name, const char *why)
 
 /* Poll until @lpi has been acknowledged @want times; false on timeout. */
 /*
- * Open the window @name, or close it ("end"): the nested run counts the
- * interrupt ioctls of L1's QEMU in each.  With vmsix.marks=ack, wait
+ * Open the window @name, until the next mark: the nested run counts the
+ * interrupt ioctls of L1's QEMU in each, summed over the windows of one
+ * name.  Each scenario opens the window of its letter, and goes back to
+ * it after a window of its own (b-unmask, ...); "end" is QEMU's exit.  With vmsix.marks=ack, wait
  * until L1 has put the mark in its kernel's trace and says so with a
  * character on the console, so that nothing the payload does next can
  * be traced before the mark.
@@ -425,7 +427,7 @@ static void scenario_mask(struct tdev *t, bool function_mask)
     quiet();
     after = lpi_count[lpi - LPI_BASE] - during;
     pba_after = pba_bit(t, v);
-    mark("end");
+    mark(function_mask ? "c" : "b");
 
     /* And the vector still works normally afterwards. */
     reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
@@ -543,7 +545,7 @@ static bool grow_attempt(struct tdev *t, uint32_t period_us, int attempt,
     timeout |= !grow_until(&g, ticks0 + 2 * ticks_each);
     reg_write(t, MSIX_TESTDEV_REG_AUTO_CTRL, 0);
     ticks1 = reg_read(t, MSIX_TESTDEV_REG_AUTO_TICKS);
-    mark("end");
+    mark("d");
 
     /*
      * The device's counters are final now: wait until the LPIs match, if
@@ -649,7 +651,7 @@ static void scenario_e(struct tdev *t)
     vec_mask(t, v, false);
     arrived = wait_lpi(new_lpi, 1);
     quiet();
-    mark("end");
+    mark("e");
     reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
     arrived = arrived && wait_lpi(new_lpi, 2);
     quiet();
@@ -731,7 +733,7 @@ static void scenario_g(struct tdev *t)
     (void)readl(entry(t, v) + MSIX_VEC_CTRL);
     dt_pairs = now() - t0;
     quiet();
-    mark("end");
+    mark("g");
     /*
      * Nothing was raised, so nothing was pending at any unmask: an MSI
      * here would be an unmask that invents an interrupt.
@@ -774,7 +776,7 @@ static void scenario_g(struct tdev *t)
     reg_write(t, MSIX_TESTDEV_REG_RAISE_ALL, 1);
     ok = wait_total(start_total + t->nvec);
     quiet();
-    mark("end");
+    mark("g");
     result("g-enable-unmask-all", ok && lpi_total - start_total == t->nvec,
            "dev=%s vectors=%u total_ns=%lu ns_per_vector=%lu "
            "delivered_after=%lu", t->name, t->nvec, ticks_to_ns(t_all),
@@ -809,7 +811,7 @@ static void scenario_h(struct tdev *t)
     old_devid = t->pd->devid;
     mark("h-renumber");
     ok = pci_renumber(t->pd);
-    mark("end");
+    mark("h");
     if (!ok) {
         result("h-renumber", false, "dev=%s bus=%u: the bridge above would "
                "not take a new bus number", t->name, old_bus);
@@ -994,6 +996,7 @@ void main(const void *fdt)
     }
 
     check_expect();
+    mark("a");
     for (i = 0; i < ntdevs; i++) {
         if (wanted('a')) {
             scenario_a(&tdevs[i]);
@@ -1002,27 +1005,35 @@ void main(const void *fdt)
         }
     }
     if (wanted('b')) {
+        mark("b");
         scenario_mask(big, false);
     }
     if (wanted('c')) {
+        mark("c");
         scenario_mask(big, true);
     }
     if (wanted('d')) {
+        mark("d");
         scenario_d(big);
     }
     if (wanted('e')) {
+        mark("e");
         scenario_e(big);
     }
     if (wanted('f')) {
+        mark("f");
         scenario_f();
     }
     if (wanted('g')) {
+        mark("g");
         scenario_g(big);
     }
     if (wanted('h')) {
+        mark("h");
         scenario_h(renumbered);
     }
 
+    mark("end");
     printf("VMSIX-SUMMARY passed=%d failed=%d skipped=%d lpis=%lu\n",
            passed, failed, skipped, lpi_total);
     printf("%d passed, %d failed\n", passed, failed);
