@@ -119,7 +119,15 @@ check_windows() {
     # the host every vector in that one MSI-X on, per vector allocation
     # one each at its first unmask after the enable.  d enables afresh on
     # each attempt and unmasks 0-7 and 1000; g disables, enables and
-    # unmasks all; the others only mask and unmask.
+    # unmasks all; b, c, e, f and h only mask and unmask.
+    # i's switches start from MSI-X on, whatever ran before:
+    # MSI-X off, MSI on, MSI off, MSI-X on: 5 + 4 + 5 + 4 per table (per
+    # vector, what the re-enabled vectors cost is not pinned down)
+    [ $pv = 1 ] ||
+        expect_window i-switch 18 VFIO_DEVICE_SET_IRQS VFIO_DEVICE_SET_IRQS
+    # The totals hold for a whole run: a scenario run alone starts with
+    # the MSI-X set-up that a runs otherwise.
+    [ -z "$only" ] || return 0
     attempts=$(sed -n 's/^VMSIX-RESULT name=d-grow .* attempt=\([0-9]*\).*/\1/p' "$results")
     expect_window 'a-*' $((4 + pv * vectors)) "VFIO_DEVICE_SET_IRQS in all" VFIO_DEVICE_SET_IRQS
     for w in b c e f h; do
@@ -140,7 +148,7 @@ vectors=${3:-2048}
 only=${4:-}
 case "$flavor" in fork|stock) ;; *) usage ;; esac
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
-case "$only" in *[!a-h]*) usage ;; esac
+case "$only" in *[!a-i]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 
 export VMSIX_GUEST_SUITE=${VMSIX_GUEST_SUITE-bookworm-backports}
@@ -171,7 +179,7 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only" \
-    -device "msix-testdev,vectors=$vectors" </dev/null >"$log.raw" 2>&1 || rc=$?
+    -device "msix-testdev,vectors=$vectors,msi=on" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
 grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-payload|d-grow|[0-9]+ passed))' "$log" || true

@@ -29,7 +29,7 @@ log="$VMSIX_BUILD/payload/run-$case_.log"
 machine=virt,gic-version=3
 eventfd=off
 [ "$case_" = direct-eventfd ] && eventfd=on
-devices=(-device "msix-testdev,vectors=2048,eventfd=$eventfd"
+devices=(-device "msix-testdev,vectors=2048,msi=on,eventfd=$eventfd"
          -device "msix-testdev,vectors=16,eventfd=$eventfd"
          -device "msix-testdev,vectors=256,eventfd=$eventfd"
          -device "pcie-root-port,id=rp,chassis=1"
