@@ -13,7 +13,7 @@ NESTED_ROUTE_REFUSED='virtio_iommu_translate no mapping for 0x1000 for sid=[0-9]
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route knobs"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci tun vhost_net"
@@ -88,9 +88,18 @@ nested_find_device() {
 #                   other line fails the scenario
 #   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
 #                   address NESTED_TAP_L1
+#   SCN_L1_COUNTS_FORK, SCN_L1_COUNTS_STOCK
+#                   the ioctls L1's QEMU must make in the whole run
+#                   ("NAME N NAME N ..."), where they are the same in
+#                   every run
+#   SCN_VARIANTS    the fork's variants (see nested_variant): L1 runs its
+#                   QEMU, and L2, once per variant, each time with the
+#                   variant's options; stock runs once, as variant
+#                   "stock", without them.  Empty: one run, no variant.
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
-    SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
+    SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP='' SCN_VARIANTS=''
+    SCN_L1_COUNTS_FORK='' SCN_L1_COUNTS_STOCK=''
     SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle|int-modes)
@@ -146,6 +155,15 @@ nested_scenario() {
         SCN_STOCK_ABORT=1
         SCN_L1_ERRORS=$NESTED_ROUTE_REFUSED
         ;;
+    knobs)
+        # The fork's vfio-pci properties, one L1 QEMU run per value, with
+        # msix-testdev's four vectors unmasked, raised and masked in turn
+        SCN_ID=1b36:00f0
+        SCN_L0_DEV="-device msix-testdev,vectors=4"
+        SCN_TRAFFIC=knobs
+        SCN_VARIANTS="auto table vector poller-off"
+        SCN_L1_ERRORS=$NESTED_NO_RESET
+        ;;
     vhost-route)
         # virtio-route with a virtio-net served by L1's vhost-net, which
         # keeps its irqfds attached while a vector is masked.  L2 talks
@@ -163,6 +181,11 @@ nested_scenario() {
         ;;
     esac
     case "$1" in
+    e1000e)
+        # Boot and DHCP (README.md's table)
+        SCN_L1_COUNTS_FORK="VFIO_DEVICE_SET_IRQS 29 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 4"
+        SCN_L1_COUNTS_STOCK="VFIO_DEVICE_SET_IRQS 41 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 4"
+        ;;
     gicv4)
         SCN_GIC=4
         SCN_L1_APPEND=kvm-arm.vgic_v4_enable=1
@@ -173,6 +196,9 @@ nested_scenario() {
         ;;
     link-flap)
         SCN_TRAFFIC=flap
+        # Boot, DHCP and the 20 rounds (README.md's table)
+        SCN_L1_COUNTS_FORK="VFIO_DEVICE_SET_IRQS 29 KVM_IRQFD 133 KVM_SET_GSI_ROUTING 4"
+        SCN_L1_COUNTS_STOCK="VFIO_DEVICE_SET_IRQS 161 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 64"
         ;;
     int-modes)
         # L2 reloads e1000e with each interrupt mode in turn: vfio-pci in
@@ -191,6 +217,67 @@ nested_scenario() {
     esac
 }
 
+# nested_variant NAME: the options of variant NAME of a scenario with
+# SCN_VARIANTS, or fail.
+#   SCN_V_VFIO      more options of the vfio-pci device
+#   SCN_V_QEMU      more of L1's QEMU command line
+#   SCN_V_ERRORS    more lines L1's QEMU may print (see SCN_L1_ERRORS)
+#   SCN_V_REFUSED   set when L1's QEMU must refuse to start (status 1)
+#   SCN_V_ROUNDS    what each round of L2's traffic must cost, in L1's
+#                   strace: "SET_IRQS IRQFD GSI_ROUTING" per round,
+#                   rounds separated by ","
+#   SCN_V_L1_IRQS   the interrupts L1's /proc/interrupts must show for
+#                   the device's vfio-pci vectors after the rounds
+# knobs: x-msix-alloc=auto and =table allocate the whole table at enable
+# on this host (its vfio reports VFIO_IRQ_INFO_NORESIZE), so a round
+# costs no VFIO_DEVICE_SET_IRQS, an irqfd attach and detach, and a route
+# commit at a vector's first unmask; =vector cannot work there and the
+# device is refused at realize; x-msix-poller=off is the historical code
+# (stock's), which disables and enables the host's MSI-X at each first
+# unmask and moves the host's trigger at every mask and unmask: stock's
+# VFIO_DEVICE_SET_IRQS and KVM_IRQFD, but the fork's route commits, which
+# skip a table that did not change (stock commits at every unmask).  L1 then
+# shows only the raises since the last time its vectors were requested:
+# vector 3's of round 4, vector 0's and 1's of rounds 5 and 6.
+NESTED_KNOBS_TRACE="-trace vfio_pci_msi_engine_init -trace vfio_msix_engine_enable"
+NESTED_KNOBS_ENGINE_ROUNDS="0 2 1,0 2 1,0 2 1,0 2 1,0 2 0,0 2 0"
+NESTED_KNOBS_OFF_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 0,2 0 0"
+NESTED_KNOBS_STOCK_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 1,2 0 1"
+NESTED_KNOBS_VECTOR_REFUSED='-device vfio-pci,host=[0-9a-f:.]+,x-msix-alloc=vector: vfio [0-9a-f:.]+: x-msix-alloc=vector needs a host that adds MSI-X vectors while MSI-X is on; this one reports VFIO_IRQ_INFO_NORESIZE$'
+nested_variant() {
+    SCN_V_VFIO='' SCN_V_QEMU='' SCN_V_ERRORS='' SCN_V_REFUSED='' SCN_V_ROUNDS=''
+    SCN_V_L1_IRQS=3
+    case "$1" in
+    auto|table)
+        SCN_V_VFIO=",x-msix-alloc=$1"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS
+        SCN_V_L1_IRQS=6
+        ;;
+    vector)
+        SCN_V_VFIO=",x-msix-alloc=vector"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED
+        SCN_V_REFUSED=1
+        ;;
+    poller-off)
+        SCN_V_VFIO=",x-msix-poller=off"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
+        ;;
+    stock)
+        SCN_V_ROUNDS=$NESTED_KNOBS_STOCK_ROUNDS
+        ;;
+    *)
+        return 1
+        ;;
+    esac
+}
+# knobs: L2's rounds, "vector, vector...": each unmasks the vector, raises
+# it once through RAISE and masks it again.  Rounds 1 to 4 are each
+# vector's first unmask, 5 and 6 unmask vectors the guest used before.
+NESTED_KNOBS_VECTORS="0 1 2 3 0 1"
+
 # The MSI-X table entry (MSI message) that L2 programs for msix-testdev
 # (edu), which has no driver there: the doorbell of L2's ITS (virt's
 # GITS_TRANSLATER), so that the message is a valid ITS write that L1's
@@ -208,6 +295,9 @@ NESTED_INT_MODES="1:intx 0:intx 2:msix"
 
 # virtio-route: an IOVA that L2's virtio-iommu never maps
 NESTED_UNMAPPED_IOVA=0x1000
+# virtio-route: the direct 4 KiB reads of each disk read, one interrupt
+# each
+NESTED_VIRTIO_READS=64
 # vhost-route: the two ends of the link between L1 and L2
 NESTED_TAP_L1=10.0.3.1/24
 NESTED_TAP_L2=10.0.3.2/24
@@ -219,3 +309,8 @@ NESTED_FLAPS=20
 # of the three vectors.  It makes no VFIO_DEVICE_SET_IRQS and no
 # KVM_SET_GSI_ROUTING.
 NESTED_FLAP_IRQFD=6
+# Stock's per round, "VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING":
+# for each of the three vectors, the mask and the unmask move the host's
+# trigger and the unmask commits the route table (as knobs' rounds 5 and
+# 6 show for one vector)
+NESTED_FLAP_STOCK="6 0 3"
