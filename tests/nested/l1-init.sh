@@ -140,7 +140,6 @@ if [ -n "$SCN_L0_DEV" ]; then
     unsafe=$(cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)
     say "bound $bdf driver=$drv group=$group unsafe_interrupts=$unsafe"
     hostdev="vfio-pci,host=$bdf$SCN_L1_VFIO"
-    [ "$flavor" = fork ] && hostdev="$hostdev$SCN_L1_VFIO_FORK"
 fi
 
 if [ -n "$SCN_L1_TAP" ]; then
@@ -149,16 +148,6 @@ if [ -n "$SCN_L1_TAP" ]; then
     chmod +x /tmp/tap-up
 fi
 
-# SCN_L1_QEMU is a list of options.  It goes before the vfio-pci device:
-# a vIOMMU must exist when the devices behind it are realized, or they
-# get the plain address space (and DMA to L2's IOVAs faults in L1).
-# shellcheck disable=SC2086
-set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
-    -nodefaults -display none -no-reboot -serial stdio \
-    -kernel /l2/Image -initrd /l2/initrd.cpio \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn $SCN_L2_APPEND" \
-    $SCN_L1_QEMU ${hostdev:+-device "$hostdev"}
-say "qemu $flavor $*"
 mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out
 # Only the lifecycle scenario has a monitor there; drain what it says
 cat /tmp/hmp.out > /tmp/hmp.log &
@@ -166,16 +155,47 @@ boots=0
 exec 3<>/tmp/l2-input
 # vmsix.strace=off runs L1's QEMU without strace (and without counts).
 tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log"
-[ "$(arg strace)" = off ] && tracer= && : > /tmp/strace.log
-{
-    $tracer /bin/qemu-system-aarch64 "$@" <&3 2>&1
-    echo $? > /tmp/l2.rc
-} | relay
-say "l2-exit $(cat /tmp/l2.rc)"
-# What the monitor refused (its echo of the commands is noise)
-grep -a -i error /tmp/hmp.log | sed 's/^/L1-HMP| /'
-# What L1's kernel said about the device while L2 ran (for failures).
-dmesg | grep -iE 'smmu|vfio|iommu|its' | tail -n 15 | sed 's/^/L1-DMESG-END| /'
-count_ioctls
-count_rounds
+[ "$(arg strace)" = off ] && tracer=
+
+# run_l2 VARIANT: run L2 under L1's QEMU (with the options of VARIANT of
+# the scenario, or "-" for none), then print what its QEMU did.
+# SCN_L1_QEMU is a list of options.  It goes before the vfio-pci device:
+# a vIOMMU must exist when the devices behind it are realized, or they
+# get the plain address space (and DMA to L2's IOVAs faults in L1).
+# shellcheck disable=SC2086
+run_l2() {
+    SCN_V_VFIO='' SCN_V_QEMU=''
+    if [ "$1" != - ]; then
+        nested_variant "$1" || fail "unknown variant '$1'"
+        say "variant $1"
+    fi
+    set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
+        -nodefaults -display none -no-reboot -serial stdio \
+        -kernel /l2/Image -initrd /l2/initrd.cpio \
+        -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn $SCN_L2_APPEND" \
+        $SCN_L1_QEMU $SCN_V_QEMU ${hostdev:+-device "$hostdev$SCN_V_VFIO"}
+    say "qemu $flavor $*"
+    : > /tmp/strace.log
+    {
+        $tracer /bin/qemu-system-aarch64 "$@" <&3 2>&1
+        echo $? > /tmp/l2.rc
+    } | relay
+    say "l2-exit $(cat /tmp/l2.rc)"
+    # What the monitor refused (its echo of the commands is noise)
+    grep -a -i error /tmp/hmp.log | sed 's/^/L1-HMP| /'
+    # What L1's kernel said about the device while L2 ran (for failures).
+    dmesg | grep -iE 'smmu|vfio|iommu|its' | tail -n 15 | sed 's/^/L1-DMESG-END| /'
+    count_ioctls
+    count_rounds
+}
+
+# The fork runs each variant of the scenario, stock its own QEMU once.
+variants=-
+if [ -n "$SCN_VARIANTS" ]; then
+    variants=$SCN_VARIANTS
+    [ "$flavor" = stock ] && variants=stock
+fi
+for v in $variants; do
+    run_l2 "$v"
+done
 finish 0

@@ -217,6 +217,36 @@ raise() {
     sync_l1 after
 }
 
+# knobs: msix-testdev's vectors all aimed at L2's ITS and masked, MSI-X
+# enabled, then one round per entry of NESTED_KNOBS_VECTORS: unmask the
+# vector, raise it once, mask it.  "round N" marks where each round
+# starts in L1's trace of its QEMU.
+knobs() {
+    enable_bare 0x4D535854
+    table=$(sed -n 3p "$dev/resource" | cut -d' ' -f1)
+    for v in 0 1 2 3; do
+        devmem "$(entry $v)" 32 "$NESTED_L2_ITS_DOORBELL"
+        devmem $(($(entry $v) + 4)) 32 0
+        devmem $(($(entry $v) + 8)) 32 "$v"
+        vector_mask $v 1
+    done
+    cfg_write $((0x73)) $((0x80))       # MSI-X enable
+    # L0's device counts across L1's runs of L2: start from 0
+    devmem $((bar0 + 0x38)) 32 1
+    sync_l1 before
+    n=1
+    for v in $NESTED_KNOBS_VECTORS; do
+        say "round $n"
+        vector_mask "$v" 0
+        devmem $((bar0 + 0x10)) 32 "$v"
+        vector_mask "$v" 1
+        n=$((n + 1))
+    done
+    say "rounds done"
+    say "raised $(($(devmem $((bar0 + 0x20)) 32))) masked $(($(devmem $((bar0 + 0x28)) 32)))"
+    sync_l1 after
+}
+
 # edu has no driver: enable it, aim its one MSI at L2's ITS and raise
 # it through register 0x60 (docs/specs/edu.rst).  Each raise sends the
 # MSI and ORs the value written into the interrupt status (0x24), so
@@ -306,7 +336,7 @@ virtio_io() {   # virtio_io TAG
     if [ -n "$ifc" ]; then
         arping -q -c 1 -w 10 -I "$ifc" "${NESTED_TAP_L1%/*}"
     else
-        dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct 2>/dev/null
+        dd if=/dev/vda of=/dev/null bs=4096 count="$NESTED_VIRTIO_READS" iflag=direct 2>/dev/null
     fi || { say "FAIL $1: no answer from the device"; return 1; }
     say "$1: io ok"
 }
@@ -339,7 +369,10 @@ virtio_route() {
     # Put the doorbell back without masking: QEMU, which has the vector
     # now, delivers to the table's message (no unmask: no new route)
     devmem "$(entry 1)" 32 "$doorbell"
+    # L1 counts this step's ioctls as a round: QEMU sends its MSIs
+    say "round 1"
     virtio_io "in QEMU's hands" || return 1
+    say "rounds done"
     # Masked, the vector's interrupt must land in the PBA, and the unmask
     # must send it: the masked request's answer (a disk read, one echo
     # reply) is taken only once that MSI arrives.  For the network, a
@@ -432,7 +465,7 @@ fi
 [ -e "$dev/iommu_group" ] && say "iommu-group $bdf $(basename "$(readlink "$dev/iommu_group")")"
 
 if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ] ||
-    [ "$SCN_TRAFFIC" = msi_mask ]; then
+    [ "$SCN_TRAFFIC" = msi_mask ] || [ "$SCN_TRAFFIC" = knobs ]; then
     $SCN_TRAFFIC
 else
     before=$(msix_lines | sum_lines)

@@ -151,15 +151,14 @@ rounds() {
     sed -nE 's/^NESTED-ROUND ([0-9]+) VFIO_DEVICE_SET_IRQS ([0-9]+) KVM_IRQFD ([0-9]+) KVM_SET_GSI_ROUTING ([0-9]+) .*/\1 \2 \3 \4/p' "$log"
 }
 rounds_are() { [ "$(rounds | wc -l)" = "$1" ]; }
-# every round exactly the fork's counts
-rounds_on_target() {
-    [ -n "$(rounds)" ] && rounds | awk -v irqfd="$NESTED_FLAP_IRQFD" \
-        '$2 != 0 || $4 != 0 || $3 != irqfd { bad = 1 } END { exit bad }'
+# round_signals N: round N's KVM_SIGNAL_MSI
+round_signals() {
+    sed -nE "s/^NESTED-ROUND $1 .* KVM_SIGNAL_MSI ([0-9]+)$/\1/p" "$log"
 }
-# every round frees and requests host vectors (stock: the comparison is
-# between two runs that both flapped)
-rounds_set_irqs() {
-    [ -n "$(rounds)" ] && rounds | awk '$2 == 0 { bad = 1 } END { exit bad }'
+# every round exactly "SET_IRQS IRQFD GSI_ROUTING"
+rounds_each() {
+    [ -n "$(rounds)" ] && rounds | awk -v want="$1" \
+        '$2 " " $3 " " $4 != want { bad = 1 } END { exit bad }'
 }
 rounds_summary() {
     rounds | awk '{ s += $2; i += $3; g += $4; n++ }
@@ -202,6 +201,10 @@ virtio_route_checks() {
     check "L2: driver rebound with vector 1 in QEMU's hands, io" \
         has '^L2\| NESTED-L2 rebound: io ok$'
     check "L2: $scn done" has '^L2\| NESTED-L2 virtio-route ok$'
+    if [ "$scn" = virtio-route ]; then
+        check "L1: QEMU sent the $NESTED_VIRTIO_READS reads' MSIs in its hands (KVM_SIGNAL_MSI; got $(round_signals 1))" \
+            test "$(round_signals 1)" = "$NESTED_VIRTIO_READS"
+    fi
     check "L1: QEMU reported vector 1 once (refused twice)" \
         count_is 1 "$qemu 1: cannot update KVM MSI route [0-9]+: Invalid argument; its interrupts go through QEMU$"
     check "L1: both refusals traced, each handing the vector to QEMU" \
@@ -210,8 +213,8 @@ virtio_route_checks() {
         count_is 1 "virtio_pci_vector_to_kvm $vector GSI [0-9]+"
 }
 
-# vfio-route(-off): KVM refuses the route of a vfio-pci vector that L2
-# aims at an IOVA its vIOMMU does not map
+# vfio-route: KVM refuses the route of a vfio-pci vector that L2 aims at
+# an IOVA its vIOMMU does not map
 vfio_route_checks() {
     check "L2: echo replies with the vector on KVM" has '^L2\| NESTED-L2 dhcp ok$'
     check "L2: doorbell back, link reset: the device works again" \
@@ -223,36 +226,15 @@ vfio_route_checks() {
         check "L1: QEMU reported the refused route once" \
             count_is 1 "$NESTED_VFIO_ROUTE_REFUSED"
     fi
-    if [ "$scn" = vfio-route-off ] && [ "$flavor" = fork ]; then
+    if [ "${variant:-}" = poller-off ]; then
         check "L1: the vector went to QEMU (traced)" \
             has '^L2\| vfio_msi_vector_to_qemu +\(0000:00:01\.0\) vector 0: '
     fi
     sed -n 's/^L2| NESTED-L2 \(misaimed: .*\)/  \1/p' "$log"
 }
 
-run() {
-    local scn=$1 flavor=$2 kernel rc=0
-    nested_scenario "$scn" || vmsix_die "unknown scenario '$scn' (tests/nested/nested.sh list)"
-    case "$flavor" in fork|stock) ;; *) vmsix_die "flavor must be fork or stock, not '$flavor'" ;; esac
-    [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built: run ./qemu-vmsix build fork-native"
-    kernel=$(images "$flavor")
-    log="$work/$scn-$flavor.log"
-    vmsix_info "$scn on $flavor: L0 TCG -> L1 KVM -> L2 with vfio-pci ($log)"
-    l0 "$scn" "$flavor" "$kernel" "$log" || rc=$?
-
-    echo "$scn/$flavor:"
-    check "L1: KVM initialised at EL2" has '^L1-DMESG\| .*kvm \[[0-9]+\]: .*mode initialized successfully'
-    check "L1: GICv3 ITS present" has '^L1-DMESG\| .*ITS@0x[0-9a-f]+'
-    if [ "$SCN_GIC" = 4 ]; then
-        check "L1: KVM uses GICv4 (direct vLPI injection)" has '^L1-DMESG\| .*kvm \[[0-9]+\]: GICv4(\.1)? support enabled'
-    fi
-    if [ -n "$SCN_L0_DEV" ]; then
-        check "L1: device bound to vfio-pci in an IOMMU group, no unsafe interrupts" \
-            has '^NESTED-L1 bound [0-9a-f:.]+ driver=vfio-pci group=[0-9]+ unsafe_interrupts=N$'
-    fi
-    # The stock QEMU of a scenario that makes it abort stops L2 half-way
-    local aborts=
-    [ "$flavor" = stock ] && [ -n "$SCN_STOCK_ABORT" ] && aborts=1
+# The checks of one run of L2 under L1's QEMU, in $log
+l2_checks() {
     check "L2: a KVM guest" has '^L2\| L2-DMESG\| .*smccc: KVM: hypervisor services detected'
     case "$SCN_TRAFFIC" in
     dhcp) check "L2: DHCP lease through the device" has '^L2\| NESTED-L2 dhcp ok$' ;;
@@ -291,17 +273,29 @@ run() {
                 has '^L2\| NESTED-L2 msi-unmasked pending 0$'
             check "L1: its QEMU sent exactly that one MSI (KVM_SIGNAL_MSI)" \
                 has '^NESTED-COUNT KVM_SIGNAL_MSI 1$'
+        else
+            # Stock keeps the irqfd attached: the masked raises go to L2
+            check "L2: masked MSI raised: stock injected it, the pending bit stays clear" \
+                has '^L2\| NESTED-L2 msi-masked pending 0$'
+            check "L2: unmasked: the pending bit is clear" \
+                has '^L2\| NESTED-L2 msi-unmasked pending 0$'
+            check "L1: its QEMU sent no MSI (KVM_SIGNAL_MSI)" \
+                has '^NESTED-COUNT KVM_SIGNAL_MSI 0$'
         fi
         echo "  KVM_SIGNAL_MSI: $(sed -n 's/^NESTED-COUNT KVM_SIGNAL_MSI //p' "$log")"
         sed -n 's/^L2| NESTED-L2 \(msi-.*pending.*\)/  \1/p' "$log" ;;
     virtio_route) virtio_route_checks ;;
     vfio_route) vfio_route_checks ;;
+    knobs) knobs_checks ;;
     raise_msi) check "L2: all $NESTED_RAISES raises reached the device (interrupt status $(((1 << NESTED_RAISES) - 1)), 0 once acknowledged)" \
         has "^L2\| NESTED-L2 raised-msi status $(((1 << NESTED_RAISES) - 1)) acked 0$"
         check "L1: vfio-pci holds a host MSI vector, not MSI-X" \
         has '^NESTED-L1-IRQ after .*vfio-msi\[0\]' ;;
     esac
-    if [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ] ||
+    if [ "$SCN_TRAFFIC" = knobs ]; then
+        check "L1: its vfio-pci vectors show $SCN_V_L1_IRQS interrupts of the $(knobs_rounds) raises (got $(l1_delta))" \
+            l1_delta_is "$SCN_V_L1_IRQS"
+    elif [ "$SCN_TRAFFIC" = raise ] || [ "$SCN_TRAFFIC" = raise_msi ] ||
         [ "$SCN_TRAFFIC" = msi_mask ]; then
         check "L1: vfio-pci received exactly $NESTED_RAISES interrupts (got $(l1_delta))" \
             l1_delta_is "$NESTED_RAISES"
@@ -327,24 +321,148 @@ run() {
         check "L1: its QEMU exited with status 0" has '^NESTED-L1 l2-exit 0$'
     fi
     check "L1: ioctl counts reported" has '^NESTED-COUNT VFIO_DEVICE_SET_IRQS [0-9]+$'
-    check "L1: finished" has '^NESTED-L1 done 0$'
-    check "L0: exited with status 0 (got $rc)" test "$rc" = 0
+    local want=$SCN_L1_COUNTS_FORK
+    [ "$flavor" = stock ] && want=$SCN_L1_COUNTS_STOCK
+    if [ -n "$want" ]; then
+        check "L1: its QEMU's ioctls in the whole run: $want (got $(counts_of "$want"))" \
+            counts_are "$want"
+    fi
     check "L1: its QEMU printed no line the scenario does not expect" l1_expected_only
     if [ "$SCN_TRAFFIC" = flap ]; then
         check "L1: ioctl counts of all $NESTED_FLAPS rounds" rounds_are "$NESTED_FLAPS"
         if [ "$flavor" = fork ]; then
-            check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, 0 KVM_SET_GSI_ROUTING, $NESTED_FLAP_IRQFD KVM_IRQFD" \
-                rounds_on_target
+            check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, $NESTED_FLAP_IRQFD KVM_IRQFD, 0 KVM_SET_GSI_ROUTING" \
+                rounds_each "0 $NESTED_FLAP_IRQFD 0"
         else
-            check "L1: every round: VFIO_DEVICE_SET_IRQS (the host's vectors freed and requested)" \
-                rounds_set_irqs
+            check "L1: every round: $NESTED_FLAP_STOCK (VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING: the host's vectors freed and requested)" \
+                rounds_each "$NESTED_FLAP_STOCK"
         fi
         rounds | sed 's/^/  round /'
         echo "  $(rounds_summary)"
         rounds_summary > "$work/$scn-$flavor.rounds"
     fi
+}
 
-    sed -n 's/^NESTED-COUNT //p' "$log" > "$work/$scn-$flavor.counts"
+# counts_of "NAME N...": the counts of those ioctls that L1 reported,
+# in the same form; counts_are "NAME N...": they are those
+counts_of() {
+    local name
+    # shellcheck disable=SC2086 # the list is split on purpose
+    set -- $1
+    while [ $# -ge 2 ]; do
+        name=$1
+        shift 2
+        printf '%s %s ' "$name" "$(sed -n "s/^NESTED-COUNT $name //p" "$log")"
+    done | sed 's/ $//'
+}
+counts_are() { [ "$(counts_of "$1")" = "$1" ]; }
+
+# knobs: L2's rounds, and each round's ioctls as "SET_IRQS IRQFD
+# GSI_ROUTING", rounds separated by ","
+# shellcheck disable=SC2086 # the list is split on purpose
+knobs_rounds() { set -- $NESTED_KNOBS_VECTORS; echo $#; }
+rounds_cost() { rounds | awk '{ print $2, $3, $4 }' | paste -sd, -; }
+rounds_cost_is() { [ "$(rounds_cost)" = "$1" ]; }
+traced() { grep -cE "^L2\\| $1" "$log" || true; }
+traced_is() { [ "$(traced "$2")" = "$1" ]; }   # traced_is N REGEX
+knobs_checks() {
+    local n
+    n=$(knobs_rounds)
+    check "L2: the device raised $n times, none masked" \
+        has "^L2\\| NESTED-L2 raised $n masked 0$"
+    check "L1: ioctl counts of all $n rounds" rounds_are "$n"
+    check "L1: each round's VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING: $SCN_V_ROUNDS (got $(rounds_cost))" \
+        rounds_cost_is "$SCN_V_ROUNDS"
+    case "$variant" in
+    auto|table)
+        check "L1: vfio-pci allocates the host's MSI-X per table" \
+            traced_is 1 'vfio_pci_msi_engine_init .* 4 vectors, MSI-X host allocation per table$'
+        check "L1: one MSI-X enable, the whole table allocated at it" \
+            traced_is 1 'vfio_msix_engine_enable .* MSI-X on, 4 vectors, all allocated at enable 1$'
+        ;;
+    poller-off)
+        check "L1: vfio-pci runs without the engine" \
+            traced_is 0 'vfio_(pci_msi_engine_init|msix_engine_enable) '
+        ;;
+    esac
+    rounds | sed 's/^/  round /'
+}
+
+# variant_section VARIANT LOG: the lines of LOG that belong to VARIANT,
+# from its "variant" line to the next variant or L1's end
+variant_section() {
+    awk -v v="NESTED-L1 variant $1" '
+        $0 == v { on = 1; next }
+        /^NESTED-L1 (variant |done )/ { on = 0 }
+        on' "$2"
+}
+variants_are() {
+    [ "$(sed -n 's/^NESTED-L1 variant //p' "$log" | tr '\n' ' ')" = "$1 " ]
+}
+refused_once() {
+    count_is 1 "^L2\\| qemu-system-aarch64: $SCN_V_ERRORS" && has '^NESTED-L1 l2-exit 1$'
+}
+
+# A scenario with variants: the checks of each variant's run of L2, on
+# its part of the log
+variant_checks() {
+    local whole=$log errors=$SCN_L1_ERRORS variants=$SCN_VARIANTS variant
+    [ "$flavor" = stock ] && variants=stock
+    check "L1: ran its QEMU once per variant: $variants" variants_are "$variants"
+    for variant in $variants; do
+        nested_variant "$variant"
+        log="$work/$scn-$flavor.$variant.log"
+        variant_section "$variant" "$whole" > "$log"
+        [ "$variant" = "${variants%% *}" ] && counts_log=$log
+        SCN_L1_ERRORS=$errors${SCN_V_ERRORS:+|$SCN_V_ERRORS}
+        echo " variant $variant ($log):"
+        if [ -n "$SCN_V_REFUSED" ]; then
+            check "L1: its QEMU refused the device at realize, said so once, exited with status 1" \
+                refused_once
+            check "L2: never started" not_has '^L2\| NESTED-L2 '
+            check "L1: no VFIO_DEVICE_SET_IRQS" has '^NESTED-COUNT VFIO_DEVICE_SET_IRQS 0$'
+            check "L1: its QEMU printed no line the scenario does not expect" l1_expected_only
+        else
+            l2_checks
+        fi
+    done
+    SCN_L1_ERRORS=$errors
+    log=$whole
+}
+not_has() { ! has "$1"; }
+
+run() {
+    local scn=$1 flavor=$2 kernel rc=0
+    nested_scenario "$scn" || vmsix_die "unknown scenario '$scn' (tests/nested/nested.sh list)"
+    case "$flavor" in fork|stock) ;; *) vmsix_die "flavor must be fork or stock, not '$flavor'" ;; esac
+    [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built: run ./qemu-vmsix build fork-native"
+    kernel=$(images "$flavor")
+    log="$work/$scn-$flavor.log"
+    vmsix_info "$scn on $flavor: L0 TCG -> L1 KVM -> L2 with vfio-pci ($log)"
+    l0 "$scn" "$flavor" "$kernel" "$log" || rc=$?
+
+    echo "$scn/$flavor:"
+    check "L1: KVM initialised at EL2" has '^L1-DMESG\| .*kvm \[[0-9]+\]: .*mode initialized successfully'
+    check "L1: GICv3 ITS present" has '^L1-DMESG\| .*ITS@0x[0-9a-f]+'
+    if [ "$SCN_GIC" = 4 ]; then
+        check "L1: KVM uses GICv4 (direct vLPI injection)" has '^L1-DMESG\| .*kvm \[[0-9]+\]: GICv4(\.1)? support enabled'
+    fi
+    if [ -n "$SCN_L0_DEV" ]; then
+        check "L1: device bound to vfio-pci in an IOMMU group, no unsafe interrupts" \
+            has '^NESTED-L1 bound [0-9a-f:.]+ driver=vfio-pci group=[0-9]+ unsafe_interrupts=N$'
+    fi
+    # The stock QEMU of a scenario that makes it abort stops L2 half-way
+    local aborts= counts_log=$log
+    [ "$flavor" = stock ] && [ -n "$SCN_STOCK_ABORT" ] && aborts=1
+    if [ -n "$SCN_VARIANTS" ]; then
+        variant_checks
+    else
+        l2_checks
+    fi
+    check "L1: finished" has '^NESTED-L1 done 0$'
+    check "L0: exited with status 0 (got $rc)" test "$rc" = 0
+
+    sed -n 's/^NESTED-COUNT //p' "$counts_log" > "$work/$scn-$flavor.counts"
     if [ $failures -gt 0 ]; then
         echo "--- last 40 lines of $log"
         tail -n 40 "$log"

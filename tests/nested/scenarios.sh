@@ -16,7 +16,7 @@ NESTED_VFIO_ROUTE_REFUSED='(vfio )?0000:00:01\.0: vector 0: cannot update (KVM|i
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route vfio-route vfio-route-off"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route vfio-route knobs"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci tun vhost_net"
@@ -82,7 +82,6 @@ nested_find_device() {
 #   SCN_L1_QEMU     more of L1's QEMU command line (the QEMU that runs L2)
 #   SCN_L1_VFIO     more options of its vfio-pci device
 #   SCN_L2_APPEND   more of L2's kernel command line
-#   SCN_L1_VFIO_FORK  and those only the fork has (stock runs without)
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
 #                   raise, raise_msi, msi_mask, flap, lifecycle,
@@ -93,13 +92,21 @@ nested_find_device() {
 #                   other line fails the scenario
 #   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
 #                   address NESTED_TAP_L1
+#   SCN_L1_COUNTS_FORK, SCN_L1_COUNTS_STOCK
+#                   the ioctls L1's QEMU must make in the whole run
+#                   ("NAME N NAME N ..."), where they are the same in
+#                   every run
+#   SCN_VARIANTS    the fork's variants (see nested_variant): L1 runs its
+#                   QEMU, and L2, once per variant, each time with the
+#                   variant's options; stock runs once, as variant
+#                   "stock", without them.  Empty: one run, no variant.
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
-    SCN_L2_APPEND=''
-    SCN_L1_VFIO='' SCN_L1_VFIO_FORK='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
+    SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP='' SCN_VARIANTS=''
+    SCN_L1_COUNTS_FORK='' SCN_L1_COUNTS_STOCK='' SCN_L2_APPEND=''
     SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS=''
     case "$1" in
-    e1000e|gicv4|viommu|link-flap|lifecycle|int-modes|vfio-route|vfio-route-off)
+    e1000e|gicv4|viommu|link-flap|lifecycle|int-modes|vfio-route)
         SCN_ID=8086:10d3
         SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
         SCN_L2_MODULES=e1000e
@@ -152,6 +159,15 @@ nested_scenario() {
         SCN_STOCK_ABORT=1
         SCN_L1_ERRORS=$NESTED_ROUTE_REFUSED
         ;;
+    knobs)
+        # The fork's vfio-pci properties, one L1 QEMU run per value, with
+        # msix-testdev's four vectors unmasked, raised and masked in turn
+        SCN_ID=1b36:00f0
+        SCN_L0_DEV="-device msix-testdev,vectors=4"
+        SCN_TRAFFIC=knobs
+        SCN_VARIANTS="auto table vector poller-off"
+        SCN_L1_ERRORS=$NESTED_NO_RESET
+        ;;
     vhost-route)
         # virtio-route with a virtio-net served by L1's vhost-net, which
         # keeps its irqfds attached while a vector is masked.  L2 talks
@@ -169,6 +185,11 @@ nested_scenario() {
         ;;
     esac
     case "$1" in
+    e1000e)
+        # Boot and DHCP (README.md's table)
+        SCN_L1_COUNTS_FORK="VFIO_DEVICE_SET_IRQS 29 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 4"
+        SCN_L1_COUNTS_STOCK="VFIO_DEVICE_SET_IRQS 41 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 4"
+        ;;
     gicv4)
         SCN_GIC=4
         SCN_L1_APPEND=kvm-arm.vgic_v4_enable=1
@@ -177,22 +198,24 @@ nested_scenario() {
         SCN_L1_QEMU="-device virtio-iommu-pci"
         SCN_L2_MODULES="virtio_iommu e1000e"
         ;;
-    vfio-route|vfio-route-off)
+    vfio-route)
         # viommu, and L2 aims the receive vector at an IOVA the vIOMMU
-        # does not map, so that KVM refuses its route at unmask.  The
-        # -off variant is the fork's historical path (x-msix-poller=off).
+        # does not map, so that KVM refuses its route at unmask; on the
+        # fork with the MSI-X engine, and with its historical path
+        # (x-msix-poller=off).
         SCN_L1_QEMU="-device virtio-iommu-pci -trace vfio_msi_vector_to_qemu"
+        SCN_VARIANTS="auto poller-off"
         SCN_L2_MODULES="virtio_iommu e1000e"
         SCN_TRAFFIC=vfio_route
         SCN_L1_ERRORS="$NESTED_ROUTE_REFUSED|$NESTED_VFIO_ROUTE_REFUSED|-trace vfio_msi_vector_to_qemu: warning: trace event .* does not exist$"
         # e1000e holds its BARs: L2 writes the MSI-X table through /dev/mem
         SCN_L2_APPEND=iomem=relaxed
-        if [ "$1" = vfio-route-off ]; then
-            SCN_L1_VFIO_FORK=",x-msix-poller=off"
-        fi
         ;;
     link-flap)
         SCN_TRAFFIC=flap
+        # Boot, DHCP and the 20 rounds (README.md's table)
+        SCN_L1_COUNTS_FORK="VFIO_DEVICE_SET_IRQS 29 KVM_IRQFD 133 KVM_SET_GSI_ROUTING 4"
+        SCN_L1_COUNTS_STOCK="VFIO_DEVICE_SET_IRQS 161 KVM_IRQFD 13 KVM_SET_GSI_ROUTING 64"
         ;;
     int-modes)
         # L2 reloads e1000e with each interrupt mode in turn: vfio-pci in
@@ -210,6 +233,67 @@ nested_scenario() {
         ;;
     esac
 }
+
+# nested_variant NAME: the options of variant NAME of a scenario with
+# SCN_VARIANTS, or fail.
+#   SCN_V_VFIO      more options of the vfio-pci device
+#   SCN_V_QEMU      more of L1's QEMU command line
+#   SCN_V_ERRORS    more lines L1's QEMU may print (see SCN_L1_ERRORS)
+#   SCN_V_REFUSED   set when L1's QEMU must refuse to start (status 1)
+#   SCN_V_ROUNDS    what each round of L2's traffic must cost, in L1's
+#                   strace: "SET_IRQS IRQFD GSI_ROUTING" per round,
+#                   rounds separated by ","
+#   SCN_V_L1_IRQS   the interrupts L1's /proc/interrupts must show for
+#                   the device's vfio-pci vectors after the rounds
+# knobs: x-msix-alloc=auto and =table allocate the whole table at enable
+# on this host (its vfio reports VFIO_IRQ_INFO_NORESIZE), so a round
+# costs no VFIO_DEVICE_SET_IRQS, an irqfd attach and detach, and a route
+# commit at a vector's first unmask; =vector cannot work there and the
+# device is refused at realize; x-msix-poller=off is the historical code
+# (stock's), which disables and enables the host's MSI-X at each first
+# unmask and moves the host's trigger at every mask and unmask: stock's
+# VFIO_DEVICE_SET_IRQS and KVM_IRQFD, but the fork's route commits, which
+# skip a table that did not change (stock commits at every unmask).  L1 then
+# shows only the raises since the last time its vectors were requested:
+# vector 3's of round 4, vector 0's and 1's of rounds 5 and 6.
+NESTED_KNOBS_TRACE="-trace vfio_pci_msi_engine_init -trace vfio_msix_engine_enable"
+NESTED_KNOBS_ENGINE_ROUNDS="0 2 1,0 2 1,0 2 1,0 2 1,0 2 0,0 2 0"
+NESTED_KNOBS_OFF_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 0,2 0 0"
+NESTED_KNOBS_STOCK_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 1,2 0 1"
+NESTED_KNOBS_VECTOR_REFUSED='-device vfio-pci,host=[0-9a-f:.]+,x-msix-alloc=vector: vfio [0-9a-f:.]+: x-msix-alloc=vector needs a host that adds MSI-X vectors while MSI-X is on; this one reports VFIO_IRQ_INFO_NORESIZE$'
+nested_variant() {
+    SCN_V_VFIO='' SCN_V_QEMU='' SCN_V_ERRORS='' SCN_V_REFUSED='' SCN_V_ROUNDS=''
+    SCN_V_L1_IRQS=3
+    case "$1" in
+    auto|table)
+        SCN_V_VFIO=",x-msix-alloc=$1"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS
+        SCN_V_L1_IRQS=6
+        ;;
+    vector)
+        SCN_V_VFIO=",x-msix-alloc=vector"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED
+        SCN_V_REFUSED=1
+        ;;
+    poller-off)
+        SCN_V_VFIO=",x-msix-poller=off"
+        SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
+        ;;
+    stock)
+        SCN_V_ROUNDS=$NESTED_KNOBS_STOCK_ROUNDS
+        ;;
+    *)
+        return 1
+        ;;
+    esac
+}
+# knobs: L2's rounds, "vector, vector...": each unmasks the vector, raises
+# it once through RAISE and masks it again.  Rounds 1 to 4 are each
+# vector's first unmask, 5 and 6 unmask vectors the guest used before.
+NESTED_KNOBS_VECTORS="0 1 2 3 0 1"
 
 # The MSI-X table entry (MSI message) that L2 programs for msix-testdev
 # (edu), which has no driver there: the doorbell of L2's ITS (virt's
@@ -231,6 +315,9 @@ NESTED_UNMAPPED_IOVA=0x1000
 # L0's user network: its gateway, and the address it leases to L2
 NESTED_GATEWAY=10.0.2.2
 NESTED_L2_ADDR=10.0.2.15/24
+# virtio-route: the direct 4 KiB reads of each disk read, one interrupt
+# each
+NESTED_VIRTIO_READS=64
 # vhost-route: the two ends of the link between L1 and L2
 NESTED_TAP_L1=10.0.3.1/24
 NESTED_TAP_L2=10.0.3.2/24
@@ -242,3 +329,8 @@ NESTED_FLAPS=20
 # of the three vectors.  It makes no VFIO_DEVICE_SET_IRQS and no
 # KVM_SET_GSI_ROUTING.
 NESTED_FLAP_IRQFD=6
+# Stock's per round, "VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING":
+# for each of the three vectors, the mask and the unmask move the host's
+# trigger and the unmask commits the route table (as knobs' rounds 5 and
+# 6 show for one vector)
+NESTED_FLAP_STOCK="6 0 3"

@@ -138,12 +138,15 @@ static int fake_irqfd_attach(void *opaque, EventNotifier *n, int virq,
     fv->attached = true;
     fv->virq = virq;
     f->attaches++;
+    fv->vec_attaches++;
     /*
      * KVM_IRQFD injects at once if the eventfd holds a count, and leaves
      * the count there: only a later signal's wakeup, or the deassign,
      * reads it.
      */
     count = peek_count(n);
+    fv->attach_count = count;
+    fv->attach_signalled = fv->signalled;
     if (count) {
         fv->kernel_delivered++;
         fv->kernel_coalesced += count - 1;
@@ -265,6 +268,7 @@ void fake_raise(Fake *f, unsigned vector)
         fv->kernel_delivered++;
         deliver_locked(f, vector, f->committed[fv->virq].data);
     } else {
+        fv->signalled++;
         event_notifier_set(msix_eventfds_notifier(f->s, vector));
     }
     qemu_mutex_unlock(&f->lock);
@@ -280,6 +284,11 @@ void fake_set_msg(Fake *f, unsigned vector, uint32_t data)
 uint64_t fake_delivered(Fake *f, unsigned vector)
 {
     return f->v[vector].kernel_delivered + f->v[vector].user_delivered;
+}
+
+uint64_t fake_eventfd_count(Fake *f, unsigned vector)
+{
+    return peek_count(msix_eventfds_notifier(f->s, vector));
 }
 
 /* Vectors raised since their last delivery */

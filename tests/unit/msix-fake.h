@@ -32,6 +32,10 @@ typedef struct FakeVector {
     uint64_t kernel_coalesced;
     uint64_t user_delivered;
     uint32_t last_data;         /* data of the last delivery */
+    uint64_t signalled;         /* raises that went to the eventfd */
+    unsigned vec_attaches;
+    uint64_t attach_count;      /* what the eventfd held at the last attach */
+    uint64_t attach_signalled;  /* .signalled at the last attach */
 } FakeVector;
 
 typedef struct Fake {
@@ -72,5 +76,7 @@ void fake_set_msg(Fake *f, unsigned vector, uint32_t data);
 void fake_deliver(void *opaque, unsigned vector);
 uint64_t fake_delivered(Fake *f, unsigned vector);
 uint64_t fake_undelivered(Fake *f);
+/* The count in @vector's eventfd, left there; f->lock held */
+uint64_t fake_eventfd_count(Fake *f, unsigned vector);
 
 #endif

@@ -131,6 +131,33 @@ static void test_raise_before_poller_is_not_lost(void)
     fake_cleanup(&f);
 }
 
+/*
+ * The unmask takes what the eventfd holds into the pending state: KVM
+ * gets the eventfd with the one replay in it and nothing older.  With
+ * the poller stopped, only the unmask's drain can read the raises.
+ */
+static void test_unmask_drains_eventfd(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 1, true);
+    msix_eventfds_stop_poller(f.s);
+    msix_eventfds_mask(f.s, 0);
+    fake_raise(&f, 0);
+    fake_raise(&f, 0);
+    fake_raise(&f, 0);
+    unmask(&f, 0);
+    g_assert_true(f.v[0].attached);
+    g_assert_cmpuint(f.v[0].attach_count, ==, 1);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 1);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.latched, ==, 3);
+    g_assert_cmpuint(st.replayed, ==, 1);
+    g_assert_cmpuint(st.coalesced, ==, 2);
+    fake_cleanup(&f);
+}
+
 static void test_batch_commits_once(void)
 {
     Fake f;
@@ -386,11 +413,76 @@ static void *raiser_thread(void *opaque)
     return NULL;
 }
 
+/*
+ * What each vector had before a mask operation, to check afterwards what
+ * its eventfd held when KVM took it (check_attached()).
+ */
+typedef struct StressMark {
+    unsigned attaches;
+    uint64_t signalled;
+    uint64_t replayed;
+} StressMark;
+
+static void stress_mark(Fake *f, StressMark *m)
+{
+    MSIXEventfdStats st;
+    unsigned i;
+
+    qemu_mutex_lock(&f->lock);
+    for (i = 0; i < f->nr; i++) {
+        m[i].attaches = f->v[i].vec_attaches;
+        m[i].signalled = f->v[i].signalled;
+    }
+    qemu_mutex_unlock(&f->lock);
+    for (i = 0; i < f->nr; i++) {
+        stats_of(f, i, &st);
+        m[i].replayed = st.replayed;
+    }
+}
+
+/*
+ * After an unmask or a commit, no attached vector's eventfd may hold a
+ * stale count.  The eventfd of an attached vector belongs to KVM: it
+ * must still hold what it held when KVM took it (nobody in QEMU read or
+ * signalled it since), and what it held then may only be the vector's
+ * replay and raises since the operation began.  A count older than that
+ * is a signal that the unmask never took into the pending state: the
+ * PBA and the counters never showed it, and KVM merges it into whatever
+ * it injects at assign.
+ */
+static void check_attached(Fake *f, const StressMark *m)
+{
+    uint64_t replayed[FAKE_MAX_VECTORS];
+    MSIXEventfdStats st;
+    unsigned i;
+
+    for (i = 0; i < f->nr; i++) {
+        stats_of(f, i, &st);
+        replayed[i] = st.replayed - m[i].replayed;
+    }
+    qemu_mutex_lock(&f->lock);
+    for (i = 0; i < f->nr; i++) {
+        FakeVector *fv = &f->v[i];
+
+        if (!fv->attached) {
+            continue;
+        }
+        g_assert_cmpuint(fake_eventfd_count(f, i), ==, fv->attach_count);
+        if (fv->vec_attaches != m[i].attaches) {
+            g_assert_cmpuint(fv->attach_count, <=,
+                             fv->attach_signalled - m[i].signalled +
+                             replayed[i]);
+        }
+    }
+    qemu_mutex_unlock(&f->lock);
+}
+
 static void test_stress(void)
 {
     unsigned total = g_test_slow() ? 4000000 : 1000000;
     Stress st[STRESS_RAISERS];
     QemuThread th[STRESS_RAISERS];
+    StressMark mark[STRESS_VECTORS];
     Fake *f = g_new(Fake, 1);
     MSIXEventfdStats stats;
     uint64_t raised = 0, delivered = 0, coalesced = 0;
@@ -410,6 +502,7 @@ static void test_stress(void)
         unsigned v = rand_r(&seed) % STRESS_VECTORS;
         uint64_t sum = 0;
 
+        stress_mark(f, mark);
         switch (rand_r(&seed) % 4) {
         case 0:
             msix_eventfds_mask(f->s, v);
@@ -431,6 +524,7 @@ static void test_stress(void)
             msix_eventfds_sync_pending(f->s);
             break;
         }
+        check_attached(f, mark);
         ops++;
         for (i = 0; i < STRESS_VECTORS; i++) {
             sum += qatomic_read(&f->v[i].raised);
@@ -445,7 +539,9 @@ static void test_stress(void)
 
     /* Storm over: unmask everything; every raise must be accounted for */
     for (i = 0; i < STRESS_VECTORS; i++) {
+        stress_mark(f, mark);
         unmask(f, i);
+        check_attached(f, mark);
     }
     stats_of(f, -1, &stats);
     for (i = 0; i < STRESS_VECTORS; i++) {
@@ -482,6 +578,8 @@ int main(int argc, char **argv)
                     test_masked_raises_replayed_once);
     g_test_add_func("/msix-eventfd/raise-before-poller",
                     test_raise_before_poller_is_not_lost);
+    g_test_add_func("/msix-eventfd/unmask-drains-eventfd",
+                    test_unmask_drains_eventfd);
     g_test_add_func("/msix-eventfd/batch-commits-once",
                     test_batch_commits_once);
     g_test_add_func("/msix-eventfd/route-failure",
