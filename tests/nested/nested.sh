@@ -13,18 +13,22 @@
 #        tests/nested/nested.sh table [SCENARIO...]
 #        tests/nested/nested.sh list
 #
-#   VMSIX_GUEST_SUITE   suite of the guests' kernel (default
-#                       bookworm-backports; empty: bookworm's)
+#   VMSIX_GUEST_SUITE   suite of the guests' kernel: bookworm-backports
+#                       (6.12, the default), trixie (6.12),
+#                       trixie-backports (7.x); empty: bookworm's (6.1).
+#                       Runs on another kernel than the default's are
+#                       kept in _build/nested/SUITE/
 #   VMSIX_NESTED_TIMEOUT  seconds L0 may run (default 300)
 #   VMSIX_NESTED_APPEND   more of L1's kernel command line, e.g.
 #                       vmsix.strace=off (no strace, no counts)
 set -euo pipefail
 . "$(dirname "$0")/../../vmsix/lib.sh"
 . "$VMSIX_TOP/tests/nested/scenarios.sh"
+# shellcheck source=tests/nested/host.sh
+. "$VMSIX_TOP/tests/nested/host.sh"
 
-export VMSIX_GUEST_SUITE=${VMSIX_GUEST_SUITE-bookworm-backports}
 here="$VMSIX_TOP/tests/nested"
-work="$VMSIX_BUILD/nested"
+work=$(nested_suite_dir "$VMSIX_BUILD/nested")
 l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
 mkdir -p "$work"
 
@@ -61,7 +65,7 @@ images() {
     [ -f "$libc/lib/aarch64-linux-gnu/libc.so.6" ] || vmsix_die "no libc.so.6 in $libc"
     exec 9>"$work/.lock"
     flock 9
-    make_image "$work/l2.cpio" "$here/l2-init.sh" "$here/scenarios.sh" "$busybox" -- \
+    make_image "$work/l2.cpio" "$here/l2-init.sh" "$here/scenarios.sh" "$busybox" "$kernel" -- \
         "$here/l2-init.sh" $NESTED_L2_MODULES -- \
         "$here/scenarios.sh=/etc/nested/scenarios.sh"
     for flavor in "$@"; do
@@ -178,6 +182,12 @@ l1_expected_only() {
     printf '        %s\n' "$lines"
     return 1
 }
+msix_expected() {
+    local why
+    why=$(nested_msix_expected "$log" "$flavor") && return 0
+    echo "        $why"
+    return 1
+}
 l1_delta_positive() { local d; d=$(l1_delta); [ "$d" != none ] && [ "$d" -gt 0 ]; }
 
 # virtio-route, vhost-route: KVM refuses a route of a virtio device behind
@@ -231,7 +241,8 @@ run() {
             has '^NESTED-L1 bound [0-9a-f:.]+ driver=vfio-pci group=[0-9]+ unsafe_interrupts=N$'
     fi
     # The stock QEMU of a scenario that makes it abort stops L2 half-way
-    local aborts=
+    local aborts= fork_policy=
+    [ "$flavor" = fork ] && fork_policy=", and the fork's allocation policy follows it"
     [ "$flavor" = stock ] && [ -n "$SCN_STOCK_ABORT" ] && aborts=1
     check "L2: a KVM guest" has '^L2\| L2-DMESG\| .*smccc: KVM: hypervisor services detected'
     case "$SCN_TRAFFIC" in
@@ -309,6 +320,11 @@ run() {
     check "L1: finished" has '^NESTED-L1 done 0$'
     check "L0: exited with status 0 (got $rc)" test "$rc" = 0
     check "L1: its QEMU printed no line the scenario does not expect" l1_expected_only
+    if [ -n "$SCN_L0_DEV" ] && [ -z "$SCN_NO_MSIX" ]; then
+        check "L1: vfio-pci's NORESIZE for the MSI-X is what $(nested_log_kernel "$log") must report$fork_policy" \
+            msix_expected
+        echo "  $(nested_msix_summary "$log")"
+    fi
     if [ "$SCN_TRAFFIC" = flap ]; then
         check "L1: ioctl counts of all $NESTED_FLAPS rounds" rounds_are "$NESTED_FLAPS"
         if [ "$flavor" = fork ]; then
@@ -324,6 +340,8 @@ run() {
     fi
 
     sed -n 's/^NESTED-COUNT //p' "$log" > "$work/$scn-$flavor.counts"
+    printf 'kernel %s\nnoresize %s\nalloc %s\n' "$(nested_log_kernel "$log")" \
+        "$(nested_log_noresize "$log")" "$(nested_log_alloc "$log")" > "$work/$scn-$flavor.meta"
     if [ $failures -gt 0 ]; then
         echo "--- last 40 lines of $log"
         tail -n 40 "$log"

@@ -69,6 +69,52 @@ nested_find_device() {
     return 1
 }
 
+# What L1's QEMU traces of vfio-pci's MSI-X set-up, on every flavour:
+# vfio_msix_early_setup says whether the host's vfio-pci reports
+# VFIO_IRQ_INFO_NORESIZE for the device's MSI-X ("noresize 1": MSI-X
+# cannot grow while enabled).  The fork adds vfio_pci_msi_engine_init,
+# with the allocation policy that x-msix-alloc=auto chose ("per table":
+# every vector at enable; "per vector": each at its first unmask).
+NESTED_L1_TRACE="-trace vfio_msix_early_setup"
+NESTED_L1_TRACE_FORK="$NESTED_L1_TRACE -trace vfio_pci_msi_engine_init"
+
+# nested_strace_events STRACE-LOG: L1's QEMU's strace log as one stream,
+# in order: "LINE TEXT" for each line that QEMU wrote to L2's console
+# (one writev per byte, so each line sits at its exact place among the
+# ioctls), "IOCTL NAME" for each ioctl of NESTED_IOCTLS.
+NESTED_IOCTLS="VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI"
+nested_strace_events() {
+    awk -v list="$NESTED_IOCTLS" '
+    function feed(s,   parts, n, i) {
+        gsub(/\\r/, "", s)
+        n = split(s, parts, /\\n/)
+        for (i = 1; i <= n; i++) {
+            line = line parts[i]
+            if (i < n) {
+                print "LINE " line
+                line = ""
+            }
+        }
+    }
+    BEGIN { nn = split(list, names, " ") }
+    / writev\(/ {
+        rest = $0
+        while (match(rest, /iov_base="[^"]*"/)) {
+            feed(substr(rest, RSTART + 10, RLENGTH - 11))
+            rest = substr(rest, RSTART + RLENGTH)
+        }
+        next
+    }
+    /ioctl\([0-9]+, / {
+        for (i = 1; i <= nn; i++) {
+            if (index($0, ", " names[i] ",") || index($0, ", " names[i] ")") ||
+                index($0, ", " names[i] " <")) {
+                print "IOCTL " names[i]
+            }
+        }
+    }' "$1"
+}
+
 # nested_scenario NAME: set the SCN_* variables of scenario NAME, or fail.
 #   SCN_ID          vendor:device of the device that L0 gives L1 and L1
 #                   passes through to L2 with vfio-pci (or, without
@@ -88,10 +134,11 @@ nested_find_device() {
 #                   other line fails the scenario
 #   SCN_L1_TAP      set when L1's QEMU has a tap0, which L1 gives the
 #                   address NESTED_TAP_L1
+#   SCN_NO_MSIX     set when L0's device has no MSI-X capability
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP=''
-    SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS=''
+    SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS='' SCN_NO_MSIX=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle|int-modes)
         SCN_ID=8086:10d3
@@ -131,6 +178,7 @@ nested_scenario() {
         # Plain MSI: edu has one vector and no MSI-X
         SCN_ID=1234:11e8
         SCN_L0_DEV="-device edu"
+        SCN_NO_MSIX=1
         SCN_TRAFFIC=raise_msi
         SCN_L1_ERRORS=$NESTED_NO_RESET
         ;;
