@@ -7,6 +7,14 @@
 #        vmsix/guest-assets.sh package PKG...
 #                                         prints the unpacked tree of each arm64
 #                                         PKG, one a line
+#        vmsix/guest-assets.sh debian-qemu VERSION
+#                                         Debian's arm64 qemu-system-arm VERSION
+#                                         (trixie's or trixie-backports') and
+#                                         the shared libraries it needs: prints
+#                                         SRC=DEST lines for vmsix/initramfs.sh
+#                                         (/bin/qemu-system-aarch64, the
+#                                         libraries in /lib/aarch64-linux-gnu,
+#                                         the loader)
 #   VMSIX_GUEST_KERNEL=<package>   another linux-image-*-arm64 package (of
 #                                  VMSIX_GUEST_SUITE's apt, see below)
 #   VMSIX_GUEST_SUITE=<suite>      the kernel of linux-image-arm64 in that
@@ -181,6 +189,64 @@ fetch_kernel() {
     fi
     echo "$out"
 }
+
+# debian_qemu VERSION: the tree of qemu-system-arm VERSION and everything
+# it depends on (apt's own resolution against an empty dpkg status, so
+# the packages are those a trixie machine would install; from
+# trixie-backports for a backports version), then the SRC=DEST lines of
+# its binary and of its libraries' closure (their DT_NEEDED, found in the
+# tree).  No data files: L1 runs it with -nodefaults and no firmware.
+debian_qemu() {
+    local ver=$1 out="$dir/qemu-system-arm-${1#*:}" debs t=() deb bin
+    if [ ! -f "$out/.vmsix-ready" ]; then
+        private_apt trixie trixie-updates trixie-backports
+        debs="$dir/debs/qemu-system-arm-${ver#*:}"
+        rm -rf "$out" "$debs"
+        mkdir -p "$debs/partial"
+        case "$ver" in *~bpo*) t=(-t trixie-backports) ;; esac
+        get() {
+            vmsix_apt_get_in "$dir" "${apt_opts[@]}" -o "Dir::Cache::Archives=$debs" \
+                install --download-only -y -qq --no-install-recommends "${t[@]}" \
+                "qemu-system-arm:arm64=$ver"
+        }
+        get || { private_update && get; } ||
+            vmsix_die "qemu-system-arm:arm64=$ver and what it depends on cannot be downloaded from trixie or trixie-backports"
+        for deb in "$debs"/*.deb; do
+            dpkg-deb -x "$deb" "$out"
+        done
+        touch "$out/.vmsix-ready"
+    fi
+    bin="$out/usr/bin/qemu-system-aarch64"
+    [ -x "$bin" ] || vmsix_die "no usr/bin/qemu-system-aarch64 in $out"
+    echo "$bin=/bin/qemu-system-aarch64"
+    local todo=("$bin") seen=" " f n lib
+    while [ ${#todo[@]} -gt 0 ]; do
+        f=${todo[0]}
+        todo=("${todo[@]:1}")
+        for n in $(aarch64-linux-gnu-readelf -d "$f" |
+                   sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]/\1/p'); do
+            case "$seen" in *" $n "*) continue ;; esac
+            seen="$seen$n "
+            lib=
+            for d in usr/lib/aarch64-linux-gnu lib/aarch64-linux-gnu; do
+                [ -e "$out/$d/$n" ] && { lib=$(readlink -f "$out/$d/$n"); break; }
+            done
+            [ -n "$lib" ] && [ -f "$lib" ] ||
+                vmsix_die "$n, which $(basename "$f") needs, is in none of the packages of qemu-system-arm=$ver"
+            echo "$lib=/lib/aarch64-linux-gnu/$n"
+            todo+=("$lib")
+        done
+    done
+    lib=$(readlink -f "$out/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1")
+    [ -f "$lib" ] || vmsix_die "no ld-linux-aarch64.so.1 in $out"
+    echo "$lib=/lib/ld-linux-aarch64.so.1"
+}
+
+if [ "${1:-}" = debian-qemu ]; then
+    [ $# = 2 ] || vmsix_die "usage: vmsix/guest-assets.sh debian-qemu VERSION"
+    debian_qemu "$2"
+    exit 0
+fi
 
 if [ "${1:-}" = package ]; then
     shift

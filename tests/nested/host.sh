@@ -72,3 +72,50 @@ nested_msix_expected() {
         return 1
     fi
 }
+
+# The QEMUs under test in L1: fork and stock (fork-cross, stock-cross:
+# static, the same configuration), and Debian's own arm64
+# qemu-system-arm as users get it, dynamically linked, with its
+# libraries (vmsix/guest-assets.sh debian-qemu): trixie's and
+# trixie-backports'.  The peers are run as stock is, with what each
+# check says of stock; where stock fails for what the fork fixes, a
+# peer's outcome is recorded, not checked.
+NESTED_FLAVORS="fork stock debian-10.0 debian-11.1"
+nested_peer_version() {
+    case "$1" in
+    debian-10.0) echo 1:10.0.13+ds-0+deb13u1 ;;
+    debian-11.1) echo 1:11.1.3+ds-2~bpo13+1 ;;
+    *) return 1 ;;
+    esac
+}
+
+# nested_flavor_ok FLAVOR: one of NESTED_FLAVORS
+nested_flavor_ok() {
+    case " $NESTED_FLAVORS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
+# nested_qemu_files FLAVOR: the SRC=DEST lines of L1's QEMU for
+# vmsix/initramfs.sh: a static cross build, or a peer with its libraries
+nested_qemu_files() {
+    local q ver
+    if ver=$(nested_peer_version "$1"); then
+        "$VMSIX_TOP/vmsix/guest-assets.sh" debian-qemu "$ver"
+        return
+    fi
+    q="$VMSIX_BUILD/qemu/$1-cross/qemu-system-aarch64"
+    [ -x "$q" ] || vmsix_die "$q is not built: run ./qemu-vmsix build $1-cross"
+    echo "$q=/bin/qemu-system-aarch64"
+}
+
+# nested_suite_dirs BASE: the directories of the kernels that were run,
+# the default's (BASE) first, each as "DIR SUITE"
+nested_suite_dirs() {
+    local d
+    echo "$1 $NESTED_DEFAULT_SUITE"
+    for d in "$1"/*/; do
+        [ -d "$d" ] || continue
+        d=${d%/}
+        echo "$d ${d##*/}"
+    done
+}

@@ -4,7 +4,9 @@
 # KVM) passes it to L2 with vfio-pci under the QEMU under test (fork-cross
 # or stock-cross), and L2 is the payload, which checks and counts MSI-X.
 #
-# usage: tests/nested/payload/nested.sh run fork|stock [VECTORS [ONLY]]
+# usage: tests/nested/payload/nested.sh run FLAVOR [VECTORS [ONLY]]
+#   FLAVOR    fork, stock, or a peer: debian-10.0, debian-11.1 (Debian's
+#             own qemu-system-arm, tests/nested/host.sh), run as stock is
 #        tests/nested/payload/nested.sh table
 #   VECTORS   the device's MSI-X vectors (default 2048)
 #   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
@@ -30,32 +32,73 @@ set -euo pipefail
 . "$VMSIX_TOP/tests/nested/host.sh"
 
 out=$(nested_suite_dir "$VMSIX_BUILD/payload")
-usage() { vmsix_die "usage: $0 run fork|stock [VECTORS [ONLY]] | table"; }
+usage() { vmsix_die "usage: $0 run FLAVOR [VECTORS [ONLY]] | table (FLAVOR: $NESTED_FLAVORS)"; }
 
-# table: each scenario's result in each run ("-": not run there).
+# table: per L1 kernel that was run, each scenario's result in each run
+# ("-": not run there), the figures, and each scenario's
+# VFIO_DEVICE_SET_IRQS (L1's trace of QEMU's ioctls).
 table() {
-    local runs=() f name r
-    for f in "$out"/nested-*.results; do
-        [ -f "$f" ] || continue
-        f=${f##*/nested-}
-        runs+=("${f%.results}")
-    done
-    [ ${#runs[@]} -gt 0 ] || { echo "no nested payload runs yet"; return 0; }
-    printf '%-24s' scenario
-    printf ' %-14s' "${runs[@]}"
-    echo
-    for f in "${runs[@]}"; do cat "$out/nested-$f.results"; done |
-        sed -n 's/^VMSIX-RESULT name=\([^ ]*\) .*/\1/p' | awk '!s[$0]++' |
-        while read -r name; do
-            printf '%-24s' "$name"
+    local runs=() f name r dir suite kver
+    while read -r dir suite; do
+        runs=()
+        for f in "$dir"/nested-*.results; do
+            [ -f "$f" ] || continue
+            f=${f##*/nested-}
+            runs+=("${f%.results}")
+        done
+        [ ${#runs[@]} -gt 0 ] || continue
+        kver=$(cat "$dir"/nested-*.meta 2>/dev/null | sed -n 's/^kernel //p' | sort -u | tr '\n' ' ')
+        echo "L1 kernel ${kver:-?}($suite)"
+        printf '%-30s' scenario
+        printf ' %-14s' "${runs[@]}"
+        echo
+        for f in "${runs[@]}"; do cat "$dir/nested-$f.results"; done |
+            sed -n 's/^VMSIX-RESULT name=\([^ ]*\) .*/\1/p' | awk '!s[$0]++' |
+            while read -r name; do
+                printf '%-30s' "$name"
+                for f in "${runs[@]}"; do
+                    r=$(sed -n "s/^VMSIX-RESULT name=$name pass=\([^ ]*\).*/\1/p" \
+                        "$dir/nested-$f.results" | head -n1)
+                    case "$r" in 1) r=pass ;; 0) r=FAIL ;; '') r=- ;; esac
+                    printf ' %-14s' "$r"
+                done
+                echo
+            done
+        # figure: label, scenario (a prefix), key, and ns shown as ms
+        while IFS='|' read -r label scn key; do
+            printf '%-30s' "$label"
             for f in "${runs[@]}"; do
-                r=$(sed -n "s/^VMSIX-RESULT name=$name pass=\([^ ]*\).*/\1/p" \
-                    "$out/nested-$f.results" | head -n1)
-                case "$r" in 1) r=pass ;; 0) r=FAIL ;; '') r=- ;; esac
-                printf ' %-14s' "$r"
+                r=$(sed -n "s/^VMSIX-RESULT name=$scn[^ ]* pass=[^ ]* .*$key=\([0-9]*\).*/\1/p" \
+                    "$dir/nested-$f.results" | head -n1)
+                case "$key" in *ns*) [ -z "$r" ] || r=$(awk -v n="$r" 'BEGIN { printf "%.1f ms", n / 1e6 }') ;; esac
+                printf ' %-14s' "${r:--}"
             done
             echo
+        done <<'FIGURES'
+a: enable all vectors|a-vectors-|enable_ns
+b: pending bit while masked|b-vector-mask|pba_masked
+d: unmask of 1000, 0-7 firing|d-grow|unmask1000_ns
+g: mask+unmask pair|g-mask-unmask|ns_per_pair
+g: enable+unmask all|g-enable-unmask-all|total_ns
+FIGURES
+        printf '%-30s' "NORESIZE/policy"
+        for f in "${runs[@]}"; do
+            r=$(awk '$1 == "noresize" { n = $2 } $1 == "alloc" { a = $2 }
+                END { if (n != "") printf "%s/%s", n, (a == "" ? "-" : a) }' "$dir/nested-$f.meta" 2>/dev/null || true)
+            printf ' %-14s' "${r:--}"
         done
+        echo
+        for f in "${runs[@]}"; do cat "$dir/nested-$f.ioctls" 2>/dev/null; done |
+            awk '!s[$1]++ { print $1 }' | while read -r name; do
+                printf '%-30s' "SET_IRQS $name"
+                for f in "${runs[@]}"; do
+                    r=$(awk -v n="$name" '$1 == n { print $3 }' "$dir/nested-$f.ioctls" 2>/dev/null || true)
+                    printf ' %-14s' "${r:--}"
+                done
+                echo
+            done
+        echo
+    done < <(nested_suite_dirs "$VMSIX_BUILD/payload")
 }
 
 # The fork's VFIO_DEVICE_SET_IRQS in each scenario, exactly (L1's trace of
@@ -98,30 +141,30 @@ esac
 flavor=${2:-}
 vectors=${3:-2048}
 only=${4:-}
-case "$flavor" in fork|stock) ;; *) usage ;; esac
+nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
 case "$only" in *[!a-g]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 
 here="$VMSIX_TOP/tests/nested/payload"
 l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
-l1_qemu="$VMSIX_BUILD/qemu/$flavor-cross/qemu-system-aarch64"
 img="$VMSIX_BUILD/payload/vmsix-payload.img"
 ioctls="$out/nested-$name.ioctls"
 log="$out/nested-$name.log"
 results="$out/nested-$name.results"
 
 [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built"
-[ -x "$l1_qemu" ] || vmsix_die "$l1_qemu is not built"
 [ -f "$img" ] || vmsix_die "no payload at $img: run tests/nested/payload/build.sh"
 
 mkdir -p "$out"
+mapfile -t qemu < <(nested_qemu_files "$flavor")
+[ ${#qemu[@]} -gt 0 ] || vmsix_die "no QEMU for $flavor"
 read -r kernel _moddir _busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
 # shellcheck disable=SC2086
 "$VMSIX_TOP/vmsix/initramfs.sh" "$out/l1-$flavor.cpio" "$here/l1-init.sh" \
     $NESTED_L1_MODULES -- \
     "$VMSIX_TOP/tests/nested/scenarios.sh=/etc/nested/scenarios.sh" \
-    "$l1_qemu=/bin/qemu-system-aarch64" "$img=/l2/payload.img"
+    "$img=/l2/payload.img" "${qemu[@]}"
 
 vmsix_info "payload $name: L0 TCG -> L1 KVM -> L2 payload with vfio-pci ($log)"
 rc=0
