@@ -178,6 +178,7 @@ rounds_summary() {
 # does not allow
 l1_unexpected() {
     sed -n 's/^L2| qemu-system-aarch64: //p' "$log" |
+        grep -vE "^($NESTED_DMABUF)" |
         if [ -n "$SCN_L1_ERRORS" ]; then grep -vE "^($SCN_L1_ERRORS)"; else cat; fi
 }
 l1_expected_only() {
