@@ -102,9 +102,10 @@ FIGURES
 }
 
 # The fork's VFIO_DEVICE_SET_IRQS in each scenario, exactly (L1's trace of
-# its ioctls, PAYLOAD-IOCTLS).  MSI-X enabled from INTx costs 4 (INTx's
-# trigger and its KVM resampler off: 3; MSI-X on: 1) and disabled 5
-# (MSI-X off: 1; INTx and its resampler on: 4); per table allocation
+# its ioctls, PAYLOAD-IOCTLS).  MSI-X enabled from INTx costs 4 (INTx
+# and its KVM resampler taken down, MSI-X on in the host) and disabled 5
+# (MSI-X off, INTx and its resampler set up), as measured on 6.12 and
+# 7.3; per table allocation
 # gives the host every vector in that one MSI-X on, per vector
 # allocation one each at its first unmask after the enable, and nothing
 # else: no mask or unmask, of a vector or of the function, reaches the
