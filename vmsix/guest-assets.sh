@@ -90,7 +90,7 @@ private_apt() {
     private_root=$root
     # The lists are fetched once; a package that has gone from them
     # fetches them again (private_update).
-    if ! ls "$root/lists" | grep -q '_Packages'; then
+    if ! compgen -G "$root/lists/*_Packages*" >/dev/null; then
         private_update
     fi
 }

@@ -57,7 +57,7 @@ make_image() {
 # The module lists are split on purpose.
 # shellcheck disable=SC2086
 images() {
-    local kernel _moddir busybox strace libc flavor qemu
+    local kernel _moddir busybox strace libc flavor qemu_files
     read -r kernel _moddir busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
     { read -r strace; read -r libc; } < <("$VMSIX_TOP/vmsix/guest-assets.sh" package strace libc6)
     [ -x "$strace/usr/bin/strace" ] || vmsix_die "no usr/bin/strace in $strace"
@@ -70,17 +70,17 @@ images() {
     for flavor in "$@"; do
         # L1's QEMU, and for a peer its libraries, which come after
         # bookworm's libc (strace's) and replace it
-        mapfile -t qemu < <(nested_qemu_files "$flavor")
-        [ ${#qemu[@]} -gt 0 ] || vmsix_die "no QEMU for $flavor"
+        mapfile -t qemu_files < <(nested_qemu_files "$flavor")
+        [ ${#qemu_files[@]} -gt 0 ] || vmsix_die "no QEMU for $flavor"
         make_image "$work/l1-$flavor.cpio" "$here/l1-init.sh" "$here/scenarios.sh" \
-            "${qemu[0]%%=*}" "$work/l2.cpio" "$kernel" "$busybox" "$strace/usr/bin/strace" -- \
+            "${qemu_files[0]%%=*}" "$work/l2.cpio" "$kernel" "$busybox" "$strace/usr/bin/strace" -- \
             "$here/l1-init.sh" $NESTED_L1_MODULES -- \
             "$here/scenarios.sh=/etc/nested/scenarios.sh" \
             "$kernel=/l2/Image" "$work/l2.cpio=/l2/initrd.cpio" \
             "$strace/usr/bin/strace=/bin/strace" \
             "$libc/lib/ld-linux-aarch64.so.1=/lib/ld-linux-aarch64.so.1" \
             "$libc/lib/aarch64-linux-gnu/libc.so.6=/lib/aarch64-linux-gnu/libc.so.6" \
-            "${qemu[@]}"
+            "${qemu_files[@]}"
     done
     flock -u 9
     echo "$kernel"
@@ -250,7 +250,7 @@ run() {
             has '^NESTED-L1 bound [0-9a-f:.]+ driver=vfio-pci group=[0-9]+ unsafe_interrupts=N$'
     fi
     # The stock QEMU of a scenario that makes it abort stops L2 half-way
-    local aborts= fork_policy=
+    local aborts='' fork_policy=''
     [ "$flavor" = fork ] && fork_policy=", and the fork's allocation policy follows it"
     # (and, it is recorded, a peer's)
     [ "$flavor" != fork ] && [ -n "$SCN_STOCK_ABORT" ] && aborts=1

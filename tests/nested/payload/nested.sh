@@ -68,7 +68,7 @@ table() {
         while IFS='|' read -r label scn key; do
             printf '%-30s' "$label"
             for f in "${runs[@]}"; do
-                r=$(sed -n "s/^VMSIX-RESULT name=$scn[^ ]* pass=[^ ]* .*$key=\([0-9]*\).*/\1/p" \
+                r=$(sed -n "s/^VMSIX-RESULT name=${scn}[^ ]* pass=[^ ]* .*$key=\([0-9]*\).*/\1/p" \
                     "$dir/nested-$f.results" | head -n1)
                 case "$key" in *ns*) [ -z "$r" ] || r=$(awk -v n="$r" 'BEGIN { printf "%.1f ms", n / 1e6 }') ;; esac
                 printf ' %-14s' "${r:--}"
