@@ -12,18 +12,12 @@ die() { echo "vmsix deps: $*" >&2; exit 1; }
 command -v apt-get >/dev/null || die "apt-get not found"
 
 # The mirror is whatever the machine's apt sources already use; never
-# hard-code a host name.
+# hard-code a host name (vmsix_mirror_uri in lib.sh).
+# shellcheck source=vmsix/lib.sh
+. "$(dirname "$0")/lib.sh"
 mirror_uri() {
-    local uri
-    uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-          awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
-    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
-                     for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-              /etc/apt/sources.list)
-    fi
-    [ -n "$uri" ] || die "cannot find the Debian mirror in /etc/apt/sources.list.d/ or /etc/apt/sources.list"
-    echo "${uri%/}"
+    vmsix_mirror_uri ||
+        die "cannot find the Debian mirror in /etc/apt/sources.list.d/ or /etc/apt/sources.list"
 }
 
 SOURCES=/etc/apt/sources.list.d/qemu-vmsix.sources

@@ -27,6 +27,22 @@ vmsix_git() {
         -c advice.detachedHead=false -c core.autocrlf=false "$@"
 }
 
+# vmsix_mirror_uri: the Debian mirror that the machine's apt sources
+# already use (never a host name written in a file), without a trailing
+# slash; fails when there is none.
+vmsix_mirror_uri() {
+    local uri
+    uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+          awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
+                     for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+              /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || return 1
+    echo "${uri%/}"
+}
+
 # vmsix_apt_get_in DIR ARGS...: apt-get ARGS in DIR, with apt's exit status.
 # As root, apt downloads unsandboxed and warns about it on every call; that
 # line is dropped and the rest of its output goes to stderr.

@@ -70,54 +70,32 @@ count_ioctls() {
 }
 
 # Per round of a flapping scenario, the ioctls between L2's "round N"
-# markers.  QEMU writes L2's console one writev per byte, so the markers
-# sit at their exact place in the trace.
+# markers (nested_strace_events puts them at their exact place).
 count_rounds() {
-    awk '
-    function endline(   w, k) {
-        if (line ~ /NESTED-L2 round [0-9]+$/) {
-            k = split(line, w, " ")
-            round = w[k] + 0
+    nested_strace_events /tmp/strace.log | awk -v list="$NESTED_IOCTLS" '
+    BEGIN { nn = split(list, names, " ") }
+    /^LINE / {
+        if ($0 ~ /NESTED-L2 round [0-9]+$/) {
+            round = $NF + 0
             if (round > last) { last = round }
-        } else if (line ~ /NESTED-L2 rounds done$/) {
+        } else if ($0 ~ /NESTED-L2 rounds done$/) {
             round = 0
-        }
-        line = ""
-    }
-    function feed(s,   parts, n, i) {
-        gsub(/\\r/, "", s)
-        n = split(s, parts, /\\n/)
-        for (i = 1; i <= n; i++) {
-            line = line parts[i]
-            if (i < n) { endline() }
-        }
-    }
-    / writev\(/ {
-        rest = $0
-        while (match(rest, /iov_base="[^"]*"/)) {
-            feed(substr(rest, RSTART + 10, RLENGTH - 11))
-            rest = substr(rest, RSTART + RLENGTH)
         }
         next
     }
-    round && /ioctl\([0-9]+, / {
-        for (i = 1; i <= 4; i++) {
-            if (index($0, ", " names[i] ",") || index($0, ", " names[i] ")") ||
-                index($0, ", " names[i] " <")) {
-                count[round, i]++
-            }
-        }
-    }
-    BEGIN {
-        split("VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI", names, " ")
-    }
+    round && /^IOCTL / { count[round, $2]++ }
     END {
         for (r = 1; r <= last; r++) {
             printf "NESTED-ROUND %d", r
-            for (i = 1; i <= 4; i++) { printf " %s %d", names[i], count[r, i] + 0 }
+            for (i = 1; i <= nn; i++) { printf " %s %d", names[i], count[r, names[i]] + 0 }
             printf "\n"
         }
-    }' /tmp/strace.log
+    }'
+}
+
+# The traces of vfio-pci's MSI-X set-up (NESTED_L1_TRACE)
+l1_trace() {
+    if [ "$flavor" = fork ]; then echo "$NESTED_L1_TRACE_FORK"; else echo "$NESTED_L1_TRACE"; fi
 }
 
 scn=$(arg scenario)
@@ -173,7 +151,7 @@ run_l2() {
         -nodefaults -display none -no-reboot -serial stdio \
         -kernel /l2/Image -initrd /l2/initrd.cpio \
         -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn $SCN_L2_APPEND" \
-        $SCN_L1_QEMU $SCN_V_QEMU ${hostdev:+-device "$hostdev$SCN_V_VFIO"}
+        $SCN_L1_QEMU $SCN_V_QEMU $(l1_trace) ${hostdev:+-device "$hostdev$SCN_V_VFIO"}
     say "qemu $flavor $*"
     : > /tmp/strace.log
     {
@@ -193,7 +171,7 @@ run_l2() {
 variants=-
 if [ -n "$SCN_VARIANTS" ]; then
     variants=$SCN_VARIANTS
-    [ "$flavor" = stock ] && variants=stock
+    [ "$flavor" = fork ] || variants=stock
 fi
 for v in $variants; do
     run_l2 "$v"

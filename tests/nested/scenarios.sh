@@ -14,6 +14,11 @@ NESTED_ROUTE_REFUSED='virtio_iommu_translate no mapping for 0x1000 for sid=[0-9]
 # (engine: MSIXEventfds; x-msix-poller=off: vfio-pci's own)
 NESTED_VFIO_ROUTE_REFUSED='(vfio )?0000:00:01\.0: vector 0: cannot update (KVM|its KVM) MSI route( [0-9]+)?: Invalid argument; its interrupts(, and those of any vector KVM refuses later,)? go through QEMU$'
 
+# What QEMU 11.1 (the peer debian-11.1) says of every vfio-pci device on a
+# kernel without vfio's dma-buf export (6.12): information, in every
+# scenario
+NESTED_DMABUF='-device vfio-pci,host=[0-9a-f:.]+[^:]*: warning: VFIO dma-buf not supported in kernel, using mmap fallback, P2P DMA will not work$'
+
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
 NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap lifecycle int-modes virtio-route vhost-route vfio-route knobs"
@@ -72,6 +77,52 @@ nested_find_device() {
     return 1
 }
 
+# What L1's QEMU traces of vfio-pci's MSI-X set-up, on every flavour:
+# vfio_msix_early_setup says whether the host's vfio-pci reports
+# VFIO_IRQ_INFO_NORESIZE for the device's MSI-X ("noresize 1": MSI-X
+# cannot grow while enabled).  The fork adds vfio_pci_msi_engine_init,
+# with the allocation policy that x-msix-alloc=auto chose ("per table":
+# every vector at enable; "per vector": each at its first unmask).
+NESTED_L1_TRACE="-trace vfio_msix_early_setup"
+NESTED_L1_TRACE_FORK="$NESTED_L1_TRACE -trace vfio_pci_msi_engine_init"
+
+# nested_strace_events STRACE-LOG: L1's QEMU's strace log as one stream,
+# in order: "LINE TEXT" for each line that QEMU wrote to L2's console
+# (one writev per byte, so each line sits at its exact place among the
+# ioctls), "IOCTL NAME" for each ioctl of NESTED_IOCTLS.
+NESTED_IOCTLS="VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING KVM_SIGNAL_MSI"
+nested_strace_events() {
+    awk -v list="$NESTED_IOCTLS" '
+    function feed(s,   parts, n, i) {
+        gsub(/\\r/, "", s)
+        n = split(s, parts, /\\n/)
+        for (i = 1; i <= n; i++) {
+            line = line parts[i]
+            if (i < n) {
+                print "LINE " line
+                line = ""
+            }
+        }
+    }
+    BEGIN { nn = split(list, names, " ") }
+    / writev\(/ {
+        rest = $0
+        while (match(rest, /iov_base="[^"]*"/)) {
+            feed(substr(rest, RSTART + 10, RLENGTH - 11))
+            rest = substr(rest, RSTART + RLENGTH)
+        }
+        next
+    }
+    /ioctl\([0-9]+, / {
+        for (i = 1; i <= nn; i++) {
+            if (index($0, ", " names[i] ",") || index($0, ", " names[i] ")") ||
+                index($0, ", " names[i] " <")) {
+                print "IOCTL " names[i]
+            }
+        }
+    }' "$1"
+}
+
 # nested_scenario NAME: set the SCN_* variables of scenario NAME, or fail.
 #   SCN_ID          vendor:device of the device that L0 gives L1 and L1
 #                   passes through to L2 with vfio-pci (or, without
@@ -98,13 +149,15 @@ nested_find_device() {
 #                   every run
 #   SCN_VARIANTS    the fork's variants (see nested_variant): L1 runs its
 #                   QEMU, and L2, once per variant, each time with the
-#                   variant's options; stock runs once, as variant
-#                   "stock", without them.  Empty: one run, no variant.
+#                   variant's options; the other flavours run once, as
+#                   variant "stock", without them.  Empty: one run, no
+#                   variant.
+#   SCN_NO_MSIX     set when L0's device has no MSI-X capability
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP='' SCN_VARIANTS=''
     SCN_L1_COUNTS_FORK='' SCN_L1_COUNTS_STOCK='' SCN_L2_APPEND=''
-    SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS=''
+    SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS='' SCN_NO_MSIX=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|lifecycle|int-modes|vfio-route)
         SCN_ID=8086:10d3
@@ -144,6 +197,7 @@ nested_scenario() {
         # Plain MSI: edu has one vector and no MSI-X
         SCN_ID=1234:11e8
         SCN_L0_DEV="-device edu"
+        SCN_NO_MSIX=1
         SCN_TRAFFIC=raise_msi
         SCN_L1_ERRORS=$NESTED_NO_RESET
         ;;

@@ -47,7 +47,12 @@ relay() {
 
 # One line a window, in order, summed over windows of the same name.
 count_windows() {
+    local lost
     echo 0 > $tr/events/syscalls/sys_enter_ioctl/enable
+    # Nothing may have been dropped: "entries-in-buffer/entries-written: N/N"
+    lost=$(sed -n 's/^# entries-in-buffer\/entries-written: \([0-9]*\)\/\([0-9]*\).*/\1 \2/p' $tr/trace |
+        awk '{ print $2 - $1 }')
+    say "ioctl-trace lost ${lost:-unknown}"
     awk -v ioctls="$IOCTLS" '
     # The trace prints numbers in hex, zero-padded, with or without 0x.
     function hex(s) {
@@ -97,16 +102,19 @@ say "bound $bdf group=$group"
 l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
 only=$(arg only)
 [ -z "$only" ] || l2args="$l2args vmsix.only=$only"
+# The traces of vfio-pci's MSI-X set-up (NESTED_L1_TRACE)
+trace=$NESTED_L1_TRACE
+[ "$(arg flavor)" = fork ] && trace=$NESTED_L1_TRACE_FORK
+# shellcheck disable=SC2086
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
-    -kernel /l2/payload.img -append "$l2args" \
+    -kernel /l2/payload.img -append "$l2args" $trace \
     -device pcie-root-port,id=rp,chassis=1 \
     -device "vfio-pci,host=$bdf,bus=rp"
-# The fork traces its MSI-X allocation policy, each pending MSI it hands
-# to KVM at an unmask, and when it stops and starts trapping the PBA.
+# The fork also traces each pending MSI it hands to KVM at an unmask, and
+# when it stops and starts trapping the PBA.
 [ "$(arg flavor)" = fork ] &&
-    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
-        -trace vfio_pci_msi_engine_init
+    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*'
 
 say "qemu $*"
 trace_ioctls

@@ -4,12 +4,19 @@
 # KVM) passes it to L2 with vfio-pci under the QEMU under test (fork-cross
 # or stock-cross), and L2 is the payload, which checks and counts MSI-X.
 #
-# usage: tests/nested/payload/nested.sh run fork|stock [VECTORS [ONLY]]
+# usage: tests/nested/payload/nested.sh run FLAVOR [VECTORS [ONLY]]
+#   FLAVOR    fork, stock, or a peer: debian-10.0, debian-11.1 (Debian's
+#             own qemu-system-arm, tests/nested/host.sh), run as stock is
 #        tests/nested/payload/nested.sh table
 #   VECTORS   the device's MSI-X vectors (default 2048)
 #   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
 #   VMSIX_PAYLOAD_AUTO_US   scenario d's raiser period in L2 (default 50000)
 #   VMSIX_NESTED_TIMEOUT    seconds L0 may run (default 900)
+#   VMSIX_GUEST_SUITE       L1's kernel (tests/nested/host.sh); runs on
+#                           another than the default are kept in
+#                           $VMSIX_BUILD/payload/SUITE/
+#   VMSIX_NESTED_APPEND     more of L1's kernel command line, e.g.
+#                           vmsix.ioctls=off (no trace of QEMU's ioctls)
 # "run" prints L2's results.  On fork it succeeds only if the payload
 # reported "N passed, 0 failed"; on stock, whose failures are what the
 # fork fixes, it succeeds if the payload completed, and lists what failed.
@@ -21,34 +28,77 @@ set -euo pipefail
 . "$(dirname "$0")/../../../vmsix/lib.sh"
 # shellcheck source=tests/nested/scenarios.sh
 . "$VMSIX_TOP/tests/nested/scenarios.sh"
+# shellcheck source=tests/nested/host.sh
+. "$VMSIX_TOP/tests/nested/host.sh"
 
-out="$VMSIX_BUILD/payload"
-usage() { vmsix_die "usage: $0 run fork|stock [VECTORS [ONLY]] | table"; }
+out=$(nested_suite_dir "$VMSIX_BUILD/payload")
+usage() { vmsix_die "usage: $0 run FLAVOR [VECTORS [ONLY]] | table (FLAVOR: $NESTED_FLAVORS)"; }
 
-# table: each scenario's result in each run ("-": not run there).
+# table: per L1 kernel that was run, each scenario's result in each run
+# ("-": not run there), the figures, and each scenario's
+# VFIO_DEVICE_SET_IRQS (L1's trace of QEMU's ioctls).
 table() {
-    local runs=() f name r
-    for f in "$out"/nested-*.results; do
-        [ -f "$f" ] || continue
-        f=${f##*/nested-}
-        runs+=("${f%.results}")
-    done
-    [ ${#runs[@]} -gt 0 ] || { echo "no nested payload runs yet"; return 0; }
-    printf '%-24s' scenario
-    printf ' %-14s' "${runs[@]}"
-    echo
-    for f in "${runs[@]}"; do cat "$out/nested-$f.results"; done |
-        sed -n 's/^VMSIX-RESULT name=\([^ ]*\) .*/\1/p' | awk '!s[$0]++' |
-        while read -r name; do
-            printf '%-24s' "$name"
+    local runs=() f name r dir suite kver
+    while read -r dir suite; do
+        runs=()
+        for f in "$dir"/nested-*.results; do
+            [ -f "$f" ] || continue
+            f=${f##*/nested-}
+            runs+=("${f%.results}")
+        done
+        [ ${#runs[@]} -gt 0 ] || continue
+        kver=$(cat "$dir"/nested-*.meta 2>/dev/null | sed -n 's/^kernel //p' | sort -u | tr '\n' ' ')
+        echo "L1 kernel ${kver:-?}($suite)"
+        printf '%-30s' scenario
+        printf ' %-14s' "${runs[@]}"
+        echo
+        for f in "${runs[@]}"; do cat "$dir/nested-$f.results"; done |
+            sed -n 's/^VMSIX-RESULT name=\([^ ]*\) .*/\1/p' | awk '!s[$0]++' |
+            while read -r name; do
+                printf '%-30s' "$name"
+                for f in "${runs[@]}"; do
+                    r=$(sed -n "s/^VMSIX-RESULT name=$name pass=\([^ ]*\).*/\1/p" \
+                        "$dir/nested-$f.results" | head -n1)
+                    case "$r" in 1) r=pass ;; 0) r=FAIL ;; '') r=- ;; esac
+                    printf ' %-14s' "$r"
+                done
+                echo
+            done
+        # figure: label, scenario (a prefix), key, and ns shown as ms
+        while IFS='|' read -r label scn key; do
+            printf '%-30s' "$label"
             for f in "${runs[@]}"; do
-                r=$(sed -n "s/^VMSIX-RESULT name=$name pass=\([^ ]*\).*/\1/p" \
-                    "$out/nested-$f.results" | head -n1)
-                case "$r" in 1) r=pass ;; 0) r=FAIL ;; '') r=- ;; esac
-                printf ' %-14s' "$r"
+                r=$(sed -n "s/^VMSIX-RESULT name=${scn}[^ ]* pass=[^ ]* .*$key=\([0-9]*\).*/\1/p" \
+                    "$dir/nested-$f.results" | head -n1)
+                case "$key" in *ns*) [ -z "$r" ] || r=$(awk -v n="$r" 'BEGIN { printf "%.1f ms", n / 1e6 }') ;; esac
+                printf ' %-14s' "${r:--}"
             done
             echo
+        done <<'FIGURES'
+a: enable all vectors|a-vectors-|enable_ns
+b: pending bit while masked|b-vector-mask|pba_masked
+d: unmask of 1000, 0-7 firing|d-grow|unmask1000_ns
+g: mask+unmask pair|g-mask-unmask|ns_per_pair
+g: enable+unmask all|g-enable-unmask-all|total_ns
+FIGURES
+        printf '%-30s' "NORESIZE/policy"
+        for f in "${runs[@]}"; do
+            r=$(awk '$1 == "noresize" { n = $2 } $1 == "alloc" { a = $2 }
+                END { if (n != "") printf "%s/%s", n, (a == "" ? "-" : a) }' "$dir/nested-$f.meta" 2>/dev/null || true)
+            printf ' %-14s' "${r:--}"
         done
+        echo
+        for f in "${runs[@]}"; do cat "$dir/nested-$f.ioctls" 2>/dev/null; done |
+            awk '!s[$1]++ { print $1 }' | while read -r name; do
+                printf '%-30s' "SET_IRQS $name"
+                for f in "${runs[@]}"; do
+                    r=$(awk -v n="$name" '$1 == n { print $3 }' "$dir/nested-$f.ioctls" 2>/dev/null || true)
+                    printf ' %-14s' "${r:--}"
+                done
+                echo
+            done
+        echo
+    done < <(nested_suite_dirs "$VMSIX_BUILD/payload")
 }
 
 # window NAME FIELD...: the sum of those counts in the payload's window
@@ -146,29 +196,30 @@ esac
 flavor=${2:-}
 vectors=${3:-2048}
 only=${4:-}
-case "$flavor" in fork|stock) ;; *) usage ;; esac
+nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
 case "$only" in *[!a-i]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 
-export VMSIX_GUEST_SUITE=${VMSIX_GUEST_SUITE-bookworm-backports}
 here="$VMSIX_TOP/tests/nested/payload"
 l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
-l1_qemu="$VMSIX_BUILD/qemu/$flavor-cross/qemu-system-aarch64"
-img="$out/vmsix-payload.img"
+img="$VMSIX_BUILD/payload/vmsix-payload.img"
+ioctls="$out/nested-$name.ioctls"
 log="$out/nested-$name.log"
 results="$out/nested-$name.results"
 
 [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built"
-[ -x "$l1_qemu" ] || vmsix_die "$l1_qemu is not built"
 [ -f "$img" ] || vmsix_die "no payload at $img: run tests/nested/payload/build.sh"
 
+mkdir -p "$out"
+mapfile -t qemu < <(nested_qemu_files "$flavor")
+[ ${#qemu[@]} -gt 0 ] || vmsix_die "no QEMU for $flavor"
 read -r kernel _moddir _busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
 # shellcheck disable=SC2086
 "$VMSIX_TOP/vmsix/initramfs.sh" "$out/l1-$flavor.cpio" "$here/l1-init.sh" \
     $NESTED_L1_MODULES -- \
     "$VMSIX_TOP/tests/nested/scenarios.sh=/etc/nested/scenarios.sh" \
-    "$l1_qemu=/bin/qemu-system-aarch64" "$img=/l2/payload.img"
+    "$img=/l2/payload.img" "${qemu[@]}"
 
 vmsix_info "payload $name: L0 TCG -> L1 KVM -> L2 payload with vfio-pci ($log)"
 rc=0
@@ -178,7 +229,7 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${VMSIX_NESTED_APPEND:-}" \
     -device "msix-testdev,vectors=$vectors,msi=on" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
@@ -187,11 +238,23 @@ grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-pa
     sed -n 's/^L2| \(VMSIX-RESULT .*\)/\1/p' "$log"
     grep '^PAYLOAD-WINDOW ' "$log" || true
 } >"$results"
+# Each window's VFIO_DEVICE_SET_IRQS, for the table
+sed -n 's/^PAYLOAD-WINDOW \([^ ]*\) VFIO_DEVICE_SET_IRQS \([0-9]*\) .*/\1 VFIO_DEVICE_SET_IRQS \2/p' \
+    "$log" >"$ioctls"
+printf 'kernel %s\nnoresize %s\nalloc %s\n' "$(nested_log_kernel "$log")" \
+    "$(nested_log_noresize "$log")" "$(nested_log_alloc "$log")" > "$out/nested-$name.meta"
+echo "payload $name: $(nested_msix_summary "$log")"
 [ "$rc" = 0 ] || vmsix_die "payload $name: L0 exited with status $rc (124: time limit)"
 grep -q '^PAYLOAD-L1 l2-exit 0$' "$log" ||
     vmsix_die "payload $name: L2's QEMU did not exit cleanly (log: $log)"
 grep -qE '^L2\| [0-9]+ passed, [0-9]+ failed$' "$log" ||
     vmsix_die "payload $name: L2 did not complete its scenarios (log: $log)"
+why=$(nested_msix_expected "$log" "$flavor") ||
+    vmsix_die "payload $name: $why (log: $log)"
+if ! grep -q 'vmsix.ioctls=off' <<<"${VMSIX_NESTED_APPEND:-}"; then
+    grep -q '^PAYLOAD-L1 ioctl-trace lost 0$' "$log" ||
+        vmsix_die "payload $name: L1's trace of QEMU's ioctls is missing or lost events (log: $log)"
+fi
 if [ "$flavor" = fork ]; then
     grep -qE '^L2\| [1-9][0-9]* passed, 0 failed$' "$log" ||
         vmsix_die "payload $name: L2 did not report 'N passed, 0 failed' (log: $log)"
