@@ -219,7 +219,7 @@ nested_scenario() {
         SCN_ID=1b36:00f0
         SCN_L0_DEV="-device msix-testdev,vectors=4"
         SCN_TRAFFIC=knobs
-        SCN_VARIANTS="auto table vector poller-off"
+        SCN_VARIANTS="auto table vector poller-off virt-9.2"
         SCN_L1_ERRORS=$NESTED_NO_RESET
         ;;
     vhost-route)
@@ -334,6 +334,11 @@ nested_variant() {
     poller-off)
         SCN_V_VFIO=",x-msix-poller=off"
         SCN_V_QEMU=$NESTED_KNOBS_TRACE
+        SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
+        ;;
+    virt-9.2)
+        # A machine type from before the engine keeps the historical code
+        SCN_V_QEMU="$NESTED_KNOBS_TRACE -M virt-9.2"
         SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
         ;;
     stock)
