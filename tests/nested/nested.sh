@@ -417,9 +417,11 @@ knobs_checks() {
 }
 
 # variant_section VARIANT LOG: the lines of LOG that belong to VARIANT,
-# from its "variant" line to the next variant or L1's end
+# from its "variant" line to the next variant or L1's end, after L1's
+# start line (its kernel)
 variant_section() {
     awk -v v="NESTED-L1 variant $1" '
+        /^NESTED-L1 start / { print; next }
         $0 == v { on = 1; next }
         /^NESTED-L1 (variant |done )/ { on = 0 }
         on' "$2"
