@@ -342,8 +342,15 @@ l2_checks() {
         check "L1: its QEMU exited with status 0" has '^NESTED-L1 l2-exit 0$'
     fi
     check "L1: ioctl counts reported" has '^NESTED-COUNT VFIO_DEVICE_SET_IRQS [0-9]+$'
-    local want=$SCN_L1_COUNTS_FORK
-    [ "$flavor" = stock ] && want=$SCN_L1_COUNTS_STOCK
+    # The README's figures: fork and stock on the default kernel (6.12,
+    # where the fork allocates per table; per vector adds one a vector)
+    local want=
+    if [ "$VMSIX_GUEST_SUITE" = "$NESTED_DEFAULT_SUITE" ]; then
+        case "$flavor" in
+        fork) want=$SCN_L1_COUNTS_FORK ;;
+        stock) want=$SCN_L1_COUNTS_STOCK ;;
+        esac
+    fi
     if [ -n "$want" ]; then
         check "L1: its QEMU's ioctls in the whole run: $want (got $(counts_of "$want"))" \
             counts_are "$want"
