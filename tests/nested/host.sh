@@ -49,6 +49,18 @@ nested_dynamic_kernel() {
 }
 
 # nested_msix_summary LOG: one line for the log and the report
+# nested_write_meta LOG: what a run's .meta keeps of LOG (L1's kernel,
+# vfio's NORESIZE, the fork's policy); nested_meta_cell META: the
+# table's "NORESIZE/policy" cell of a .meta, or nothing
+nested_write_meta() {
+    printf 'kernel %s\nnoresize %s\nalloc %s\n' "$(nested_log_kernel "$1")" \
+        "$(nested_log_noresize "$1")" "$(nested_log_alloc "$1")"
+}
+nested_meta_cell() {
+    awk '$1 == "noresize" { n = $2 } $1 == "alloc" { a = $2 }
+        END { if (n != "") printf "%s/%s", n, (a == "" ? "-" : a) }' "$1" 2>/dev/null || true
+}
+
 nested_msix_summary() {
     local n a
     n=$(nested_log_noresize "$1")

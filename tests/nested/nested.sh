@@ -502,8 +502,7 @@ run() {
     check "L0: exited with status 0 (got $rc)" test "$rc" = 0
 
     sed -n 's/^NESTED-COUNT //p' "$counts_log" > "$work/$scn-$flavor.counts"
-    printf 'kernel %s\nnoresize %s\nalloc %s\n' "$(nested_log_kernel "$counts_log")" \
-        "$(nested_log_noresize "$counts_log")" "$(nested_log_alloc "$counts_log")" > "$work/$scn-$flavor.meta"
+    nested_write_meta "$counts_log" > "$work/$scn-$flavor.meta"
     if [ $failures -gt 0 ]; then
         echo "--- last 40 lines of $log"
         tail -n 40 "$log"
@@ -547,8 +546,7 @@ table() {
             done
             printf '%-14s %-22s' "$scn" "NORESIZE/policy"
             for f in "${flavors[@]}"; do
-                line=$(awk '$1 == "noresize" { n = $2 } $1 == "alloc" { a = $2 }
-                    END { if (n != "") printf "%s/%s", n, (a == "" ? "-" : a) }' "$dir/$scn-$f.meta" 2>/dev/null || true)
+                line=$(nested_meta_cell "$dir/$scn-$f.meta")
                 printf ' %11s' "${line:--}"
             done
             echo

@@ -83,8 +83,7 @@ g: enable+unmask all|g-enable-unmask-all|total_ns
 FIGURES
         printf '%-30s' "NORESIZE/policy"
         for f in "${runs[@]}"; do
-            r=$(awk '$1 == "noresize" { n = $2 } $1 == "alloc" { a = $2 }
-                END { if (n != "") printf "%s/%s", n, (a == "" ? "-" : a) }' "$dir/nested-$f.meta" 2>/dev/null || true)
+            r=$(nested_meta_cell "$dir/nested-$f.meta")
             printf ' %-14s' "${r:--}"
         done
         echo
@@ -241,8 +240,7 @@ grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-pa
 # Each window's VFIO_DEVICE_SET_IRQS, for the table
 sed -n 's/^PAYLOAD-WINDOW \([^ ]*\) VFIO_DEVICE_SET_IRQS \([0-9]*\) .*/\1 VFIO_DEVICE_SET_IRQS \2/p' \
     "$log" >"$ioctls"
-printf 'kernel %s\nnoresize %s\nalloc %s\n' "$(nested_log_kernel "$log")" \
-    "$(nested_log_noresize "$log")" "$(nested_log_alloc "$log")" > "$out/nested-$name.meta"
+nested_write_meta "$log" > "$out/nested-$name.meta"
 echo "payload $name: $(nested_msix_summary "$log")"
 [ "$rc" = 0 ] || vmsix_die "payload $name: L0 exited with status $rc (124: time limit)"
 grep -q '^PAYLOAD-L1 l2-exit 0$' "$log" ||
