@@ -19,6 +19,7 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/range.h"
+#include "qemu/timer.h"
 #include "hw/qdev-properties.h"
 #include "hw/core/qdev-prop-internal.h"
 #include "hw/pci/msi.h"
@@ -85,12 +86,32 @@ static VFIOMSIXEngine *vfio_pci_msi_engine_of(PCIDevice *pdev)
 }
 
 /*
+ * How long every vector must stay unmasked before the PBA is left to the
+ * device again, once the guest has masked a vector after it was.  A
+ * guest that masks and unmasks around each interrupt, with every vector
+ * in use, would otherwise change the memory map twice an interrupt.
+ */
+#define VFIO_MSIX_PBA_UNTRAP_HOLDOFF_MS 1000
+
+static void vfio_pci_msix_set_pba_trap(VFIOPCIDevice *vdev, bool trap)
+{
+    memory_region_set_enabled(&vdev->pdev.msix_pba_mmio, trap);
+    if (trap) {
+        trace_vfio_msix_pba_enable(vdev->vbasedev.name);
+    } else {
+        trace_vfio_msix_pba_disable(vdev->vbasedev.name);
+    }
+}
+
+/*
  * While every vector is unmasked, nothing is pending: the emulated PBA
  * is all zeroes, and so is the device's, whose vectors the host keeps
  * unmasked.  The guest then reads the PBA from the BAR, so that the
  * registers some devices keep on its page (see the MT27500 quirk in
  * pci.c) stay off the slow path, as with upstream's lazy PBA.  A masked
- * vector may latch a signal at any time, so any mask traps it again.
+ * vector may latch a signal at any time, so any mask traps it again at
+ * once.  Only the first untrap after MSI-X is enabled is immediate; the
+ * next ones wait for the guest to leave the vectors alone for a while.
  */
 static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
 {
@@ -98,14 +119,39 @@ static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
     bool trap = vdev->interrupt != VFIO_INT_MSIX ||
                 !vfio_msix_engine_all_unmasked(vdev->msix_engine);
 
-    if (!msix_present(&vdev->pdev) || pba->enabled == trap) {
+    /* The timer exists when the engine drives an MSI-X table */
+    if (!vdev->msix_pba_timer) {
         return;
     }
-    memory_region_set_enabled(pba, trap);
     if (trap) {
-        trace_vfio_msix_pba_enable(vdev->vbasedev.name);
-    } else {
-        trace_vfio_msix_pba_disable(vdev->vbasedev.name);
+        timer_del(vdev->msix_pba_timer);
+        if (!pba->enabled) {
+            vfio_pci_msix_set_pba_trap(vdev, true);
+        }
+        return;
+    }
+    if (!pba->enabled) {
+        return;
+    }
+    if (vdev->msix_pba_holdoff) {
+        timer_mod(vdev->msix_pba_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  VFIO_MSIX_PBA_UNTRAP_HOLDOFF_MS);
+        trace_vfio_msix_pba_disable_deferred(vdev->vbasedev.name);
+        return;
+    }
+    vfio_pci_msix_set_pba_trap(vdev, false);
+    vdev->msix_pba_holdoff = true;
+}
+
+/* Every vector stayed unmasked for the hold-off */
+static void vfio_pci_msix_pba_holdoff_expired(void *opaque)
+{
+    VFIOPCIDevice *vdev = opaque;
+
+    if (vdev->interrupt == VFIO_INT_MSIX &&
+        vfio_msix_engine_all_unmasked(vdev->msix_engine)) {
+        vfio_pci_msix_set_pba_trap(vdev, false);
     }
 }
 
@@ -179,6 +225,7 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     unsigned i;
 
     vdev->interrupt = VFIO_INT_MSIX;
+    vdev->msix_pba_holdoff = false;
     /* Without a use count, msix_notify() drops the vector's MSIs */
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_use(pdev, i);
@@ -370,6 +417,9 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
          * until every vector is unmasked
          */
         memory_region_set_enabled(&pdev->msix_pba_mmio, true);
+        vdev->msix_pba_timer =
+            timer_new_ms(QEMU_CLOCK_VIRTUAL,
+                         vfio_pci_msix_pba_holdoff_expired, vdev);
     }
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
     qemu_add_exit_notifier(&vdev->msix_exit);
@@ -384,6 +434,8 @@ void vfio_pci_msi_engine_exit(VFIOPCIDevice *vdev)
 {
     if (vdev->msix_engine) {
         qemu_remove_exit_notifier(&vdev->msix_exit);
+        timer_free(vdev->msix_pba_timer);
+        vdev->msix_pba_timer = NULL;
         vfio_msix_engine_free(vdev->msix_engine);
         vdev->msix_engine = NULL;
     }

@@ -41,6 +41,7 @@ relay() {
         VMSIX-MARK\ *) echo "$line" > $tr/trace_marker; echo >&3 ;;
         *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
         *vfio_msix_pba_disable\ *) echo VMSIX-PBA-UNTRAPPED > $tr/trace_marker ;;
+        *vfio_msix_pba_enable\ *) echo VMSIX-PBA-TRAPPED > $tr/trace_marker ;;
         esac
     done
 }
@@ -70,6 +71,7 @@ count_windows() {
         }
         names[n + 1] = "replay"
         names[n + 2] = "pba_untrapped"
+        names[n + 3] = "pba_trapped"
     }
     /tracing_mark_write: VMSIX-MARK / {
         win = $NF
@@ -78,6 +80,7 @@ count_windows() {
     }
     win != "" && /tracing_mark_write: VMSIX-REPLAY/ { count[win, n + 1]++; next }
     win != "" && /tracing_mark_write: VMSIX-PBA-UNTRAPPED/ { count[win, n + 2]++; next }
+    win != "" && /tracing_mark_write: VMSIX-PBA-TRAPPED/ { count[win, n + 3]++; next }
     win != "" && /sys_ioctl\(/ && match($0, /cmd: (0x)?[0-9a-f]+/) {
         c = hex(substr($0, RSTART + 5, RLENGTH - 5))
         if (c in cmd) { count[win, cmd[c]]++ }
@@ -85,7 +88,7 @@ count_windows() {
     END {
         for (w = 1; w <= nwin; w++) {
             printf "PAYLOAD-WINDOW %s", order[w]
-            for (i = 1; i <= n + 2; i++) {
+            for (i = 1; i <= n + 3; i++) {
                 printf " %s %d", names[i], count[order[w], i] + 0
             }
             printf "\n"

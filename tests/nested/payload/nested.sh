@@ -162,6 +162,10 @@ check_windows() {
     # The PBA is left to the device only once every vector is unmasked;
     # b and c read it exactly while a vector is masked.
     expect_window g-enable-unmask-all 1 "PBA trap turned off" pba_untrapped
+    # A guest masking one of them around each interrupt traps it once,
+    # and it stays trapped while the masks go on.
+    expect_window g-toggle-live 1 "PBA trap turned on" pba_trapped
+    expect_window g-toggle-live 0 "PBA trap turned off" pba_untrapped
     # Each scenario's VFIO_DEVICE_SET_IRQS, exactly: MSI-X enabled from
     # INTx costs 4 (INTx's trigger and resampler off: 3, MSI-X on: 1),
     # disabled 5 (MSI-X off: 1, INTx back: 4); per table allocation gives

@@ -92,7 +92,8 @@ direct|direct-eventfd)
     fi
     for s in a-vectors-16 a-vectors-256 a-vectors-2048 b-vector-mask \
              c-function-mask e-change-masked f-bridge-01-00-0 \
-             g-mask-unmask g-raise-latency g-enable-unmask-all; do
+             g-mask-unmask g-raise-latency g-enable-unmask-all \
+             g-toggle-live; do
         grep -q "^VMSIX-RESULT name=$s pass=1 " "$log" ||
             vmsix_die "$case_: scenario $s did not pass"
     done
