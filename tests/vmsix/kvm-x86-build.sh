@@ -9,7 +9,7 @@
 #
 #   accel/kvm/kvm-all.c, accel/kvm/kvm-msi-route.c, hw/i386/kvm/*.c (what
 #   the configuration compiles of them), hw/pci/msix-eventfd*.c,
-#   hw/virtio/virtio-pci.c
+#   hw/misc/ivshmem-pci.c, hw/virtio/virtio-pci.c
 set -euo pipefail
 . "$(dirname "$0")/../../vmsix/lib.sh"
 
@@ -25,6 +25,7 @@ groups=(
     'accel_kvm_kvm-all\.c'
     'accel_kvm_kvm-msi-route\.c'
     'hw_i386_kvm_[^/]*\.c'
+    'hw_misc_ivshmem-pci\.c'
     'hw_pci_msix-eventfd[^/]*\.c'
     'hw_virtio_virtio-pci\.c'
 )
