@@ -39,8 +39,6 @@ typedef struct MSIXEventfdVector {
     bool watched;               /* by the poller; under s->lock */
     bool irqfd_attached;
     bool replay;                /* inject one MSI when it goes live */
-    bool failure_reported;      /* of a route or irqfd failure */
-    bool poll_failure_reported;
     uint64_t signals;           /* not yet delivered; under s->lock */
     MSIXEventfdStats stats;     /* .latched under s->lock */
 } MSIXEventfdVector;
@@ -61,6 +59,13 @@ struct MSIXEventfds {
     unsigned batch;
     bool routes_changed;
     uint64_t route_commits;
+    /*
+     * Reported once for the device, not per vector: a full route table
+     * refuses thousands of vectors at once.  Each is traced and counted.
+     */
+    bool failure_reported;      /* of a route or irqfd failure */
+    bool poll_failure_reported;
+    bool detach_failure_reported;
 };
 
 static const char *const state_names[] = {
@@ -200,9 +205,12 @@ static void report_failure(MSIXEventfdVector *v, bool *reported,
         error_setg(&err, "interrupt controller error");
     }
     v->stats.failures++;
+    trace_msix_eventfds_failure(v->s->name, vector_nr(v),
+                                error_get_pretty(err));
     if (!*reported) {
         *reported = true;
-        error_report("%s: vector %u: %s; its interrupts go through QEMU",
+        error_report("%s: vector %u: %s; its interrupts, and those of any "
+                     "vector refused later, go through QEMU",
                      v->s->name, vector_nr(v), error_get_pretty(err));
     }
     error_free(err);
@@ -233,7 +241,7 @@ static void msix_eventfds_watch(MSIXEventfdVector *v)
         Error *err = NULL;
 
         error_setg_errno(&err, errno, "cannot poll it while masked");
-        report_failure(v, &v->poll_failure_reported, err);
+        report_failure(v, &v->s->poll_failure_reported, err);
         qemu_set_fd_handler(event_notifier_get_fd(&v->notifier),
                             latch_on_main_loop, NULL, v);
     }
@@ -300,8 +308,10 @@ static bool detach_irqfd(MSIXEventfdVector *v)
     }
     if (s->ops->irqfd_detach(s->opaque, &v->notifier, v->virq, &err) < 0) {
         v->stats.failures++;
-        if (!v->failure_reported) {
-            v->failure_reported = true;
+        trace_msix_eventfds_failure(s->name, vector_nr(v),
+                                    error_get_pretty(err));
+        if (!s->detach_failure_reported) {
+            s->detach_failure_reported = true;
             error_report("%s: vector %u: %s; KVM keeps delivering it",
                          s->name, vector_nr(v), error_get_pretty(err));
         }
@@ -340,7 +350,7 @@ static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
         return;
     }
     release_route(v);
-    report_failure(v, &v->failure_reported, err);
+    report_failure(v, &v->s->failure_reported, err);
     serve_from_main_loop(v);
 }
 

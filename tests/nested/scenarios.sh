@@ -12,7 +12,7 @@ NESTED_NO_RESET='vfio: Cannot reset device [0-9a-f:.]+, no available reset mecha
 NESTED_ROUTE_REFUSED='virtio_iommu_translate no mapping for 0x1000 for sid=[0-9]+$|(vblk0|vnet0): MSI-X vector 1: cannot update KVM MSI route [0-9]+: Invalid argument; its interrupts go through QEMU$|-trace virtio_pci_vector_to_(kvm|qemu): warning: trace event .* does not exist$|.*/hw/pci/msix.c:[0-9]+: msix_fire_vector_notifier: Assertion .ret >= 0. failed\.$'
 # vfio-route: the fork's report of the receive vector's refused route
 # (engine: MSIXEventfds; x-msix-poller=off: vfio-pci's own)
-NESTED_VFIO_ROUTE_REFUSED='(vfio )?0000:00:01\.0: vector 0: cannot update (KVM|its KVM) MSI route( [0-9]+)?: Invalid argument; its interrupts(, and those of any vector KVM refuses later,)? go through QEMU$'
+NESTED_VFIO_ROUTE_REFUSED='(vfio )?0000:00:01\.0: vector 0: cannot update (KVM|its KVM) MSI route( [0-9]+)?: Invalid argument; its interrupts(, and those of any vector (KVM refuses|refused) later,)? go through QEMU$'
 
 # What QEMU 11.1 (the peer debian-11.1) says of every vfio-pci device on a
 # kernel without vfio's dma-buf export (6.12): information, in every

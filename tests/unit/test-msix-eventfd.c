@@ -221,6 +221,37 @@ static void test_route_failure_falls_back(void)
     fake_cleanup(&f);
 }
 
+/*
+ * A full route table refuses every vector: one report for the device,
+ * each refusal counted.  Run in a subprocess to see what it prints.
+ */
+static void test_route_failures_reported_once(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+    unsigned i;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, 0);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stderr("*vector 0: *go through QEMU*");
+        g_test_trap_assert_stderr_unmatched("*vector 1: *");
+        g_test_trap_assert_stderr_unmatched("*vector 7: *");
+        return;
+    }
+    fake_init(&f, 8, true);
+    f.fail_route = true;
+    for (i = 0; i < 8; i++) {
+        msix_eventfds_mask(f.s, i);
+        unmask(&f, i);
+        g_assert_cmpint(msix_eventfds_state(f.s, i), ==,
+                        MSIX_EVENTFD_USERSPACE);
+    }
+    stats_of(&f, -1, &st);
+    g_assert_cmpuint(st.failures, ==, 8);
+    fake_cleanup(&f);
+}
+
 static void test_commit_failure_falls_back(void)
 {
     Fake f;
@@ -582,6 +613,8 @@ int main(int argc, char **argv)
                     test_unmask_drains_eventfd);
     g_test_add_func("/msix-eventfd/batch-commits-once",
                     test_batch_commits_once);
+    g_test_add_func("/msix-eventfd/route-failures-reported-once",
+                    test_route_failures_reported_once);
     g_test_add_func("/msix-eventfd/route-failure",
                     test_route_failure_falls_back);
     g_test_add_func("/msix-eventfd/commit-failure",
