@@ -347,10 +347,20 @@ unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
     return e->mode == VFIO_MSIX_MODE_OFF ? 0 : e->active;
 }
 
-bool vfio_msix_engine_all_unmasked(VFIOMSIXEngine *e)
+bool vfio_msix_engine_pba_quiet(VFIOMSIXEngine *e)
 {
-    return e->mode != VFIO_MSIX_MODE_OFF &&
-           find_first_zero_bit(e->unmasked, e->active) == e->active;
+    unsigned i;
+
+    if (e->mode == VFIO_MSIX_MODE_OFF || e->enable_pending ||
+        e->host_mode != e->mode) {
+        return false;
+    }
+    for (i = 0; i < e->active; i++) {
+        if (test_bit(i, e->unmasked) != test_bit(i, e->host_vec)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e)

@@ -112,8 +112,14 @@ MSIXEventfds *vfio_msix_engine_eventfds(VFIOMSIXEngine *e);
 VFIOMSIXMode vfio_msix_engine_mode(VFIOMSIXEngine *e);
 /* The vectors of the current mode, see _enable() and _shrink() */
 unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e);
-/* Every vector of the current mode is unmasked (none can be pending) */
-bool vfio_msix_engine_all_unmasked(VFIOMSIXEngine *e);
+/*
+ * The device's own pending bits are what the guest should read: the mode
+ * is live in the host, and a vector holds a host trigger exactly when the
+ * guest has it unmasked.  Then no eventfd can latch (every trigger goes
+ * to KVM or is delivered at once), and a masked vector the host never got
+ * pends in the device, as PCI wants.
+ */
+bool vfio_msix_engine_pba_quiet(VFIOMSIXEngine *e);
 /* The mode whose IRQ index is on in the host */
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e);
 bool vfio_msix_engine_host_vector(VFIOMSIXEngine *e, unsigned vector);

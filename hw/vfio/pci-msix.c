@@ -104,20 +104,21 @@ static void vfio_pci_msix_set_pba_trap(VFIOPCIDevice *vdev, bool trap)
 }
 
 /*
- * While every vector is unmasked, nothing is pending: the emulated PBA
- * is all zeroes, and so is the device's, whose vectors the host keeps
- * unmasked.  The guest then reads the PBA from the BAR, so that the
- * registers some devices keep on its page (see the MT27500 quirk in
- * pci.c) stay off the slow path, as with upstream's lazy PBA.  A masked
- * vector may latch a signal at any time, so any mask traps it again at
- * once.  Only the first untrap after MSI-X is enabled is immediate; the
- * next ones wait for the guest to leave the vectors alone for a while.
+ * The guest reads the PBA from the BAR while the device's pending bits
+ * are the truth (vfio_msix_engine_pba_quiet()): every vector the host
+ * holds is unmasked, so nothing can latch in an eventfd, and a masked
+ * vector the host never got pends in the device.  The registers some
+ * devices keep on the PBA's page (see the MT27500 quirk in pci.c) then
+ * stay off the slow path, as with upstream's lazy PBA.  A mask of a
+ * vector the host holds traps it again at once, before it can latch.
+ * Only the first untrap after MSI-X is enabled is immediate; the next
+ * ones wait for the guest to leave the vectors alone for a while.
  */
 static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
 {
     MemoryRegion *pba = &vdev->pdev.msix_pba_mmio;
     bool trap = vdev->interrupt != VFIO_INT_MSIX ||
-                !vfio_msix_engine_all_unmasked(vdev->msix_engine);
+                !vfio_msix_engine_pba_quiet(vdev->msix_engine);
 
     /* The timer exists when the engine drives an MSI-X table */
     if (!vdev->msix_pba_timer) {
@@ -144,13 +145,13 @@ static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
     vdev->msix_pba_holdoff = true;
 }
 
-/* Every vector stayed unmasked for the hold-off */
+/* The vectors were left alone for the hold-off */
 static void vfio_pci_msix_pba_holdoff_expired(void *opaque)
 {
     VFIOPCIDevice *vdev = opaque;
 
     if (vdev->interrupt == VFIO_INT_MSIX &&
-        vfio_msix_engine_all_unmasked(vdev->msix_engine)) {
+        vfio_msix_engine_pba_quiet(vdev->msix_engine)) {
         vfio_pci_msix_set_pba_trap(vdev, false);
     }
 }
@@ -275,6 +276,8 @@ void vfio_pci_msix_commit(VFIOPCIDevice *vdev)
 {
     if (vdev->msix_engine) {
         vfio_msix_engine_commit(vdev->msix_engine);
+        /* The host's vectors are live only now */
+        vfio_pci_msix_update_pba_trap(vdev);
     }
 }
 

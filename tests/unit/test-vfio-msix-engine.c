@@ -212,27 +212,83 @@ static void test_table_alloc_mask_unmask(void)
     host_free(h);
 }
 
-/* vfio-pci maps the PBA only while this holds: nothing can be pending */
-static void test_all_unmasked(void)
+/*
+ * vfio-pci maps the PBA only while this holds: no eventfd can latch, and
+ * what the device shows is what the guest should read.
+ */
+static void test_pba_quiet(void)
 {
     FakeHost *h = host_new(4);
     unsigned i;
 
-    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
     guest_enable(h);
-    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
     for (i = 0; i < 3; i++) {
         set_vector(h, i, true);
     }
-    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    /* Per table, masked vector 3 holds a host trigger: it can latch */
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
     set_vector(h, 3, true);
-    g_assert_true(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
     set_vector(h, 1, false);
-    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
     set_vector(h, 1, true);
-    g_assert_true(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
     guest_msix_off(h);
-    g_assert_false(vfio_msix_engine_all_unmasked(h->e));
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
+    host_free(h);
+}
+
+/* Per vector, masked vectors the host never got cannot latch */
+static void test_pba_quiet_per_vector(void)
+{
+    FakeHost *h = host_new(4);
+
+    guest_enable_alloc(h, VFIO_MSIX_ALLOC_VECTOR);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
+    set_vector(h, 0, true);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
+    /* Vector 0 keeps its host trigger while masked */
+    set_vector(h, 0, false);
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
+    set_vector(h, 0, true);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
+    host_free(h);
+}
+
+/*
+ * Unmasked vectors the host refused have no trigger: the device may show
+ * them pending, which the guest must not read.
+ */
+static void test_pba_quiet_partial_host(void)
+{
+    FakeHost *h = host_new(4);
+    unsigned i;
+
+    h->limit = 2;
+    guest_enable(h);
+    for (i = 0; i < 4; i++) {
+        set_vector(h, i, true);
+    }
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 3));
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
+    host_free(h);
+}
+
+/* Until the batch that enables MSI-X commits, the host's MSI-X is off */
+static void test_pba_quiet_waits_for_commit(void)
+{
+    FakeHost *h = host_new(2);
+
+    vfio_msix_engine_begin(h->e);
+    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, 2,
+                            VFIO_MSIX_ALLOC_VECTOR, NULL);
+    set_vector(h, 0, true);
+    set_vector(h, 1, true);
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
+    vfio_msix_engine_commit(h->e);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
     host_free(h);
 }
 
@@ -850,9 +906,9 @@ static void model_fail(Model *m, const unsigned *ops, unsigned depth,
 }
 
 /*
- * vfio-pci stops trapping the PBA while every vector is unmasked: then
- * nothing may be pending, neither latched by the eventfds nor in the
- * pending bits the PCI core keeps.
+ * vfio-pci stops trapping the PBA while the engine says it is quiet:
+ * then nothing may be pending, neither latched by the eventfds nor in
+ * the pending bits the PCI core keeps.
  */
 static void model_check_pba_untrapped(Model *m, const unsigned *ops,
                                       unsigned depth)
@@ -860,14 +916,14 @@ static void model_check_pba_untrapped(Model *m, const unsigned *ops,
     MSIXEventfds *efds = vfio_msix_engine_eventfds(m->h->e);
     unsigned v, nr = vfio_msix_engine_vectors(m->h->e);
 
-    if (!vfio_msix_engine_all_unmasked(m->h->e)) {
+    if (!vfio_msix_engine_pba_quiet(m->h->e)) {
         return;
     }
     msix_eventfds_poll(efds, 0, nr);
     for (v = 0; v < nr; v++) {
         if (msix_eventfds_latched(efds, v) || m->h->f.v[v].pba) {
             g_autofree char *what = g_strdup_printf(
-                "vector %u pending while every vector is unmasked", v);
+                "vector %u pending while the PBA is quiet", v);
 
             model_fail(m, ops, depth, what);
         }
@@ -967,8 +1023,14 @@ int main(int argc, char **argv)
 
     g_test_add_func("/vfio-msix-engine/table/mask-unmask",
                     test_table_alloc_mask_unmask);
-    g_test_add_func("/vfio-msix-engine/table/all-unmasked",
-                    test_all_unmasked);
+    g_test_add_func("/vfio-msix-engine/table/pba-quiet",
+                    test_pba_quiet);
+    g_test_add_func("/vfio-msix-engine/pba-quiet-per-vector",
+                    test_pba_quiet_per_vector);
+    g_test_add_func("/vfio-msix-engine/pba-quiet-partial-host",
+                    test_pba_quiet_partial_host);
+    g_test_add_func("/vfio-msix-engine/pba-quiet-waits-for-commit",
+                    test_pba_quiet_waits_for_commit);
     g_test_add_func("/vfio-msix-engine/table/maskall-toggle",
                     test_maskall_toggle);
     g_test_add_func("/vfio-msix-engine/table/noresize-grow",
