@@ -72,7 +72,8 @@ static int vfio_msix_engine_set_triggers(VFIOMSIXEngine *e, unsigned start,
     trace_vfio_msix_engine_set_triggers(e->name, mode_name(e->mode), start,
                                         count);
     ret = e->ops->set_triggers(e->opaque, e->mode, start, count, fds, errp);
-    if (ret) {
+    /* A count is the kernel saying how many it has, not a refusal */
+    if (ret < 0) {
         e->stats.host_failures++;
     }
     return ret;
@@ -126,6 +127,7 @@ static bool vfio_msix_engine_enable_table(VFIOMSIXEngine *e, Error **errp)
         ret = vfio_msix_engine_set_triggers(e, 0, count, fds, errp);
     }
     if (ret > 0) {
+        e->stats.host_failures++;
         error_setg(errp, "the host offers %d vectors and then refuses them",
                    ret);
         return false;
@@ -211,12 +213,21 @@ static void vfio_msix_engine_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
 
 static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
 {
-    if (test_bit(vector, e->unmasked)) {
-        vfio_msix_engine_alloc_vector(e, vector);
-        msix_eventfds_unmask(e->efds, vector, e->msg[vector]);
-    } else {
+    if (!test_bit(vector, e->unmasked)) {
         msix_eventfds_mask(e->efds, vector);
+        return;
     }
+    vfio_msix_engine_alloc_vector(e, vector);
+    if (!test_bit(vector, e->host_vec)) {
+        /*
+         * Refused, or no MSI-X in the host: nothing signals its eventfd,
+         * so it takes no KVM route (a 2048-entry table on a host with 64
+         * would fill the GSIs other devices need).
+         */
+        msix_eventfds_release(e->efds, vector);
+        return;
+    }
+    msix_eventfds_unmask(e->efds, vector, e->msg[vector]);
 }
 
 /* The end of the batch that turned the mode on */
