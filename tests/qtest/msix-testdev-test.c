@@ -553,6 +553,29 @@ static void wait_threads(QTestState *qts, const char *name, unsigned want)
 }
 
 /*
+ * x-query-msix lists @want devices (0 or td0); asking for td0 finds it
+ * only when it is there
+ */
+static void check_query_lists(QTestState *qts, unsigned want)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'x-query-msix'}");
+    QList *list = qdict_get_qlist(rsp, "return");
+
+    g_assert_cmpuint(qlist_size(list), ==, want);
+    if (want) {
+        QDict *dev = qobject_to(QDict, qlist_peek(list));
+
+        g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "td0");
+        g_assert_cmpuint(qdict_get_int(dev, "vectors"), ==, 64);
+    }
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'x-query-msix', "
+                    "'arguments': {'device': 'td0'}}");
+    g_assert_cmpint(qdict_haskey(rsp, "error"), ==, !want);
+    qobject_unref(rsp);
+}
+
+/*
  * Hot-plug and hot-unplug in eventfd mode: each device starts its poller
  * thread at realize and must stop and join it at unrealize, so every
  * device_add adds one thread, named msix-poller, and every device_del
@@ -579,9 +602,12 @@ static void test_eventfd_hotplug(void)
                              "'vectors': 64}");
         wait_threads(qts, "msix-poller", 1);
         g_assert_cmpuint(qemu_threads(qts, NULL), ==, base + 1);
+        check_query_lists(qts, 1);
         qtest_qmp_device_del(qts, "td0");
         wait_threads(qts, "msix-poller", 0);
         wait_threads(qts, NULL, base);
+        /* Gone from x-query-msix too, not left behind freed */
+        check_query_lists(qts, 0);
     }
     qtest_quit(qts);
 }
