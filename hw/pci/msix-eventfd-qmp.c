@@ -42,22 +42,35 @@ static QTAILQ_HEAD(, MSIXEventfdsEntry) msix_eventfds_entries =
 
 /* Events */
 
-static void emit_fallback(void *opaque, unsigned vector, const char *reason)
+void msix_eventfds_fallback_event(PCIDevice *pdev, unsigned vector,
+                                  const char *reason)
 {
-    MSIXEventfdsEntry *e = opaque;
-    DeviceState *dev = DEVICE(e->dev);
+    DeviceState *dev = DEVICE(pdev);
     g_autofree char *path = object_get_canonical_path(OBJECT(dev));
 
     qapi_event_send_msix_vector_fallback(dev->id, path, vector, reason);
 }
 
-static void emit_restored(void *opaque, unsigned vector)
+void msix_eventfds_restored_event(PCIDevice *pdev, unsigned vector)
 {
-    MSIXEventfdsEntry *e = opaque;
-    DeviceState *dev = DEVICE(e->dev);
+    DeviceState *dev = DEVICE(pdev);
     g_autofree char *path = object_get_canonical_path(OBJECT(dev));
 
     qapi_event_send_msix_vector_restored(dev->id, path, vector);
+}
+
+static void emit_fallback(void *opaque, unsigned vector, const char *reason)
+{
+    MSIXEventfdsEntry *e = opaque;
+
+    msix_eventfds_fallback_event(e->dev, vector, reason);
+}
+
+static void emit_restored(void *opaque, unsigned vector)
+{
+    MSIXEventfdsEntry *e = opaque;
+
+    msix_eventfds_restored_event(e->dev, vector);
 }
 
 static const MSIXEventfdListener msix_eventfds_qmp_listener = {
@@ -102,7 +115,36 @@ void msix_eventfds_unregister(MSIXEventfds *s)
     }
 }
 
+void msix_eventfds_register_device(PCIDevice *dev,
+                                   const MSIXEventfdsUser *user)
+{
+    MSIXEventfdsEntry *e = g_new0(MSIXEventfdsEntry, 1);
+
+    assert(user->vectors && user->vector_info && user->totals);
+    e->dev = dev;
+    e->user = user;
+    QTAILQ_INSERT_TAIL(&msix_eventfds_entries, e, next);
+}
+
+void msix_eventfds_unregister_device(PCIDevice *dev)
+{
+    MSIXEventfdsEntry *e;
+
+    QTAILQ_FOREACH(e, &msix_eventfds_entries, next) {
+        if (e->dev == dev && !e->efds) {
+            QTAILQ_REMOVE(&msix_eventfds_entries, e, next);
+            g_free(e);
+            return;
+        }
+    }
+}
+
 /* The query */
+
+static unsigned entry_vectors(MSIXEventfdsEntry *e)
+{
+    return e->efds ? msix_eventfds_nr(e->efds) : e->user->vectors(e->dev);
+}
 
 /* The capability whose table, messages and pending bits the vectors use */
 typedef enum MSIXEventfdsCap {
@@ -160,8 +202,8 @@ static bool msi_vector_pending(PCIDevice *dev, unsigned vector)
     return pci_get_long(dev->config + dev->msi_cap + off) & (1U << vector);
 }
 
-/* What the guest sees of @vector in @cap; false if it has no such vector */
-static bool fill_guest_view(MsixVectorInfo *vi, PCIDevice *dev,
+/* What the guest sees of @vector in @cap, if @cap has such a vector */
+static void fill_guest_view(MsixVectorInfo *vi, PCIDevice *dev,
                             MSIXEventfdsCap cap, unsigned vector)
 {
     MSIMessage msg;
@@ -169,7 +211,7 @@ static bool fill_guest_view(MsixVectorInfo *vi, PCIDevice *dev,
     switch (cap) {
     case CAP_MSIX:
         if (vector >= dev->msix_entries_nr) {
-            return false;
+            return;
         }
         vi->masked = msix_vector_bit_masked(dev, vector);
         vi->pending = msix_vector_pending(dev, vector);
@@ -177,20 +219,19 @@ static bool fill_guest_view(MsixVectorInfo *vi, PCIDevice *dev,
         break;
     case CAP_MSI:
         if (vector >= msi_nr_vectors_allocated(dev)) {
-            return false;
+            return;
         }
         vi->masked = msi_is_masked(dev, vector);
         vi->pending = msi_vector_pending(dev, vector);
         msg = msi_get_message(dev, vector);
         break;
     default:
-        return false;
+        return;
     }
     vi->has_masked = vi->has_pending = true;
     vi->has_address = vi->has_data = true;
     vi->address = msg.address;
     vi->data = msg.data;
-    return true;
 }
 
 static MsixVectorState vector_state(MSIXEventfdState state)
@@ -207,30 +248,39 @@ static MsixVectorState vector_state(MSIXEventfdState state)
     }
 }
 
+/* The eventfd layer's view of @vector */
+static void query_eventfd_vector(MSIXEventfdsEntry *e, unsigned vector,
+                                 MsixVectorInfo *vi)
+{
+    MSIXEventfdStats st;
+
+    vi->state = vector_state(msix_eventfds_state(e->efds, vector));
+    vi->virq = msix_eventfds_virq(e->efds, vector);
+    vi->has_virq = vi->virq >= 0;
+    /* Latched, not yet merged: the guest's read would merge it */
+    vi->pending |= vi->has_pending &&
+                   msix_eventfds_latched(e->efds, vector);
+    msix_eventfds_get_stats(e->efds, vector, &st);
+    vi->counters = g_new0(MsixVectorCounters, 1);
+    fill_counters(vi->counters, &st);
+}
+
 static MsixVectorInfo *query_vector(MSIXEventfdsEntry *e,
                                     MSIXEventfdsCap cap, unsigned vector)
 {
     MsixVectorInfo *vi = g_new0(MsixVectorInfo, 1);
-    MSIXEventfdStats st;
-    int virq = msix_eventfds_virq(e->efds, vector);
 
     vi->vector = vector;
-    vi->state = vector_state(msix_eventfds_state(e->efds, vector));
-    if (fill_guest_view(vi, e->dev, cap, vector)) {
-        /* Latched, not yet merged: the guest's read would merge it */
-        vi->pending |= msix_eventfds_latched(e->efds, vector);
+    fill_guest_view(vi, e->dev, cap, vector);
+    if (e->efds) {
+        query_eventfd_vector(e, vector, vi);
+    } else {
+        e->user->vector_info(e->dev, vector, vi);
     }
-    if (virq >= 0) {
-        vi->has_virq = true;
-        vi->virq = virq;
-        if (kvm_msi_devid_required()) {
-            vi->has_device_id = true;
-            vi->device_id = pci_requester_id(e->dev);
-        }
+    if (vi->has_virq && kvm_msi_devid_required()) {
+        vi->has_device_id = true;
+        vi->device_id = pci_requester_id(e->dev);
     }
-    msix_eventfds_get_stats(e->efds, vector, &st);
-    vi->counters = g_new0(MsixVectorCounters, 1);
-    fill_counters(vi->counters, &st);
     return vi;
 }
 
@@ -258,19 +308,23 @@ static MsixDeviceInfo *query_device(MSIXEventfdsEntry *e, unsigned first,
     info->function_masked = msix_present(e->dev) &&
         (pci_get_word(e->dev->config + e->dev->msix_cap + PCI_MSIX_FLAGS) &
          PCI_MSIX_FLAGS_MASKALL);
-    info->vectors = msix_eventfds_nr(e->efds);
+    info->vectors = entry_vectors(e);
     if (e->user->host_info) {
         info->host = g_new0(MsixHostInfo, 1);
         e->user->host_info(e->dev, info->host);
     }
-    if (end > first) {
-        /* As a guest read of the pending bits would see them */
-        msix_eventfds_poll(e->efds, first, end - first);
-    }
-    msix_eventfds_get_stats(e->efds, -1, &st);
-    info->route_commits = st.route_commits;
     info->totals = g_new0(MsixVectorCounters, 1);
-    fill_counters(info->totals, &st);
+    if (e->efds) {
+        if (end > first) {
+            /* As a guest read of the pending bits would see them */
+            msix_eventfds_poll(e->efds, first, end - first);
+        }
+        msix_eventfds_get_stats(e->efds, -1, &st);
+        info->route_commits = st.route_commits;
+        fill_counters(info->totals, &st);
+    } else {
+        e->user->totals(e->dev, info->totals);
+    }
     for (i = first; i < end; i++) {
         QAPI_LIST_APPEND(tail, query_vector(e, cap, i));
     }
@@ -307,8 +361,12 @@ static bool check_range(MSIXEventfdsEntry *e, const char *name,
                         bool has_first, uint32_t first, bool has_count,
                         uint32_t count, Error **errp)
 {
-    unsigned nr = msix_eventfds_nr(e->efds);
+    unsigned nr = entry_vectors(e);
 
+    if (!nr) {
+        error_setg(errp, "Device '%s' has no MSI-X vectors", name);
+        return false;
+    }
     if (has_first && first >= nr) {
         error_setg(errp, "Device '%s' has vectors 0 to %u; 'first' is %"
                    PRIu32, name, nr - 1, first);
@@ -326,7 +384,7 @@ static bool check_range(MSIXEventfdsEntry *e, const char *name,
 static MsixDeviceInfo *query_range(MSIXEventfdsEntry *e, uint32_t first,
                                    bool has_count, uint32_t count)
 {
-    uint64_t end = msix_eventfds_nr(e->efds);
+    uint64_t end = entry_vectors(e);
 
     if (has_count) {
         end = MIN(end, (uint64_t)first + count);
@@ -391,7 +449,8 @@ static char *hmp_counters(const MsixVectorCounters *c)
 
 static void hmp_info_msix_vector(Monitor *mon, const MsixVectorInfo *v)
 {
-    g_autofree char *counters = hmp_counters(v->counters);
+    g_autofree char *counters = v->counters ? hmp_counters(v->counters)
+                                            : g_strdup("");
 
     monitor_printf(mon, "  %5" PRIu32 " %-9s %s %s", v->vector,
                    MsixVectorState_str(v->state),

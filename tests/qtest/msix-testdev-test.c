@@ -1411,6 +1411,52 @@ static void test_query_fallback_events(void)
     testdev_stop(&t);
 }
 
+/*
+ * virtio-pci devices are listed too, with the state and KVM route of
+ * each vector but only the device's fallback count, and forgotten when
+ * they are unplugged
+ */
+static void test_query_virtio(void)
+{
+    QDict *rsp, *dev, *v;
+    QTestState *qts;
+    QList *list;
+    unsigned i;
+
+    qts = qtest_init("-M virt,gic-version=3 -cpu max -nodefaults "
+                     "-device pcie-root-port,id=rp0,chassis=1,addr=5.0");
+    qtest_qmp_device_add(qts, "virtio-net-pci", "vn0",
+                         "{'bus': 'rp0', 'romfile': '', 'vectors': 5}");
+    list = query_msix(qts, NULL, -1, -1, &rsp);
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    dev = list_nth(list, 0);
+    g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "vn0");
+    g_assert_cmpstr(qdict_get_str(dev, "driver"), ==, "virtio-net-pci");
+    g_assert_cmpstr(qdict_get_str(dev, "mode"), ==, "intx");
+    g_assert_false(qdict_get_bool(dev, "engine"));
+    g_assert_cmpuint(qdict_get_int(dev, "vectors"), ==, 5);
+    g_assert_cmpuint(dict_uint(qdict_get_qdict(dev, "totals"), "fallbacks"),
+                     ==, 0);
+    for (i = 0; i < 5; i++) {
+        v = vec_of(dev, i);
+        g_assert_cmpstr(qdict_get_str(v, "state"), ==, "unused");
+        g_assert_false(qdict_haskey(v, "counters"));
+        g_assert_false(qdict_haskey(v, "virq"));
+    }
+    qobject_unref(rsp);
+    query_msix_error(qts, "{'device': 'vn0', 'first': 5}", "GenericError",
+                     "Device 'vn0' has vectors 0 to 4; 'first' is 5");
+    check_hmp_lines(qts, "info msix vn0", "vn0 (virtio-net-pci", 1);
+
+    qtest_qmp_device_del(qts, "vn0");
+    list = query_msix(qts, NULL, -1, -1, &rsp);
+    g_assert_cmpuint(qlist_size(list), ==, 0);
+    qobject_unref(rsp);
+    query_msix_error(qts, "{'device': 'vn0'}", "DeviceNotFound",
+                     "Device 'vn0' not found");
+    qtest_quit(qts);
+}
+
 static const LayoutCase layout_cases[] = {
     { "own-bar", MSIX_TESTDEV_LAYOUT_OWN_BAR, 16 },
     { "own-bar", MSIX_TESTDEV_LAYOUT_OWN_BAR, 300 },
@@ -1451,6 +1497,7 @@ int main(int argc, char **argv)
     qtest_add_func("/msix-testdev/query/arguments", test_query_arguments);
     qtest_add_func("/msix-testdev/query/fallback-events",
                    test_query_fallback_events);
+    qtest_add_func("/msix-testdev/query/virtio", test_query_virtio);
 
     return g_test_run();
 }

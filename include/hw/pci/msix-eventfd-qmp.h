@@ -24,11 +24,33 @@ typedef struct MSIXEventfdsUser {
     bool serves_msi;
     /* Optional: the host side, for devices that have one */
     void (*host_info)(PCIDevice *dev, MsixHostInfo *info);
+
+    /*
+     * Devices without MSIXEventfds whose MSI-X vectors KVM may refuse
+     * (virtio-pci with irqfds): how many vectors they have, each one's
+     * state and KVM route, and the device's counters.
+     */
+    unsigned (*vectors)(PCIDevice *dev);
+    void (*vector_info)(PCIDevice *dev, unsigned vector, MsixVectorInfo *vi);
+    void (*totals)(PCIDevice *dev, MsixVectorCounters *c);
 } MSIXEventfdsUser;
 
 void msix_eventfds_register(MSIXEventfds *s, PCIDevice *dev,
                             const MSIXEventfdsUser *user);
 void msix_eventfds_unregister(MSIXEventfds *s);
+
+/* A device without MSIXEventfds, with @user's vectors, vector_info, totals */
+void msix_eventfds_register_device(PCIDevice *dev,
+                                   const MSIXEventfdsUser *user);
+void msix_eventfds_unregister_device(PCIDevice *dev);
+
+/*
+ * @dev's @vector went to QEMU, KVM having refused it for @reason, or
+ * back to KVM: emit MSIX_VECTOR_FALLBACK or MSIX_VECTOR_RESTORED.
+ */
+void msix_eventfds_fallback_event(PCIDevice *dev, unsigned vector,
+                                  const char *reason);
+void msix_eventfds_restored_event(PCIDevice *dev, unsigned vector);
 
 /*
  * The host refused vectors [@first, @first + @count) of @dev: emit
