@@ -1300,19 +1300,22 @@ static void test_query_arguments(void)
     testdev_stop(&t);
 }
 
-/* The data of the next @event: from td0, about @vector */
-static void wait_vector_event(QTestState *qts, const char *event,
-                              unsigned vector, const char *reason)
-{
-    QDict *ev = qtest_qmp_eventwait_ref(qts, event);
-    QDict *data = qdict_get_qdict(ev, "data");
+#define FAKE_REFUSAL "fake KVM: no MSI route left: No space left on device"
 
-    g_test_message("%s: vector %" PRId64 "%s%s", event,
+/* @ev is about @device's @vector, for @reason (NULL: it has none) */
+static void check_vector_event(QDict *ev, const char *device,
+                               unsigned vector, const char *reason)
+{
+    QDict *data = qdict_get_qdict(ev, "data");
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s",
+                                            device);
+
+    g_test_message("%s: %s vector %" PRId64 "%s%s",
+                   qdict_get_str(ev, "event"), qdict_get_str(data, "device"),
                    qdict_get_int(data, "vector"), reason ? ": " : "",
                    reason ? qdict_get_str(data, "reason") : "");
-    g_assert_cmpstr(qdict_get_str(data, "device"), ==, "td0");
-    g_assert_cmpstr(qdict_get_str(data, "qom-path"), ==,
-                    "/machine/peripheral/td0");
+    g_assert_cmpstr(qdict_get_str(data, "device"), ==, device);
+    g_assert_cmpstr(qdict_get_str(data, "qom-path"), ==, path);
     g_assert_cmpuint(qdict_get_int(data, "vector"), ==, vector);
     if (reason) {
         g_assert_cmpstr(qdict_get_str(data, "reason"), ==, reason);
@@ -1322,17 +1325,56 @@ static void wait_vector_event(QTestState *qts, const char *event,
     qobject_unref(ev);
 }
 
+/* Wait for the next @event: from td0, about @vector */
+static void wait_vector_event(QTestState *qts, const char *event,
+                              unsigned vector, const char *reason)
+{
+    check_vector_event(qtest_qmp_eventwait_ref(qts, event), "td0", vector,
+                       reason);
+}
+
+/*
+ * td1 (2 vectors, 1 fake route) unmasks both vectors and enables MSI-X:
+ * its vector 1 falls back.  The event must be there at once, whatever
+ * td0's events wait for: the rate limit is per device.  A QMP command
+ * after the write collects the events sent before its reply.
+ */
+static void check_other_device_not_throttled(TestDev *t)
+{
+    QPCIDevice *dev = qpci_device_find(&t->gbus.bus, QPCI_DEVFN(5, 0));
+    uint8_t cap;
+    uint32_t table;
+    QPCIBar bar;
+    QDict *ev;
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    cap = qpci_find_capability(dev, PCI_CAP_ID_MSIX, 0);
+    table = qpci_config_readl(dev, cap + PCI_MSIX_TABLE);
+    bar = qpci_iomap(dev, table & PCI_MSIX_TABLE_BIR, NULL);
+    qpci_io_writel(dev, bar, (table & PCI_MSIX_TABLE_OFFSET) +
+                   PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    qpci_io_writel(dev, bar, (table & PCI_MSIX_TABLE_OFFSET) +
+                   PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    qpci_config_writew(dev, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE);
+    qtest_qmp_assert_success(t->qts, "{'execute': 'query-status'}");
+    ev = qtest_qmp_event_ref(t->qts, "MSIX_VECTOR_FALLBACK");
+    g_assert_nonnull(ev);
+    check_vector_event(ev, "td1", 1, FAKE_REFUSAL);
+    g_free(dev);
+}
+
 /* The monitor's event rate limit, in the virtual time of qtest */
 #define EVENT_RATE_NS (1000 * 1000 * 1000)
 
-#define FAKE_REFUSAL "fake KVM: no MSI route left: No space left on device"
 
 /*
  * A fake in-kernel irqchip with four routes: of the eight vectors the
  * guest unmasks, four go to KVM and four fall back to QEMU.  The first
  * fallback is an event at once; the monitor merges the next three into
- * the last one, sent once the rate limit's second has passed; the
- * query's counters keep all four.  After a reset, with vectors 0-3
+ * the last one, sent once the rate limit's second has passed (another
+ * device's fallback is not held back meanwhile); the query's counters
+ * keep all four.  After a reset, with vectors 0-3
  * masked, 4-7 find routes and go back to KVM: the same again, with the
  * restore event.
  */
@@ -1342,10 +1384,12 @@ static void test_query_fallback_events(void)
     TestDev t;
     unsigned i;
 
-    testdev_start(&t, NULL, "id=td0,eventfd=on,vectors=8,"
-                  "x-fake-kvm-routes=4");
+    testdev_start(&t, "-device msix-testdev,id=td1,addr=5.0,eventfd=on,"
+                  "vectors=2,x-fake-kvm-routes=1",
+                  "id=td0,eventfd=on,vectors=8,x-fake-kvm-routes=4");
     msix_setup(&t);
     wait_vector_event(t.qts, "MSIX_VECTOR_FALLBACK", 4, FAKE_REFUSAL);
+    check_other_device_not_throttled(&t);
     qtest_clock_step(t.qts, EVENT_RATE_NS);
     wait_vector_event(t.qts, "MSIX_VECTOR_FALLBACK", 7, FAKE_REFUSAL);
 
