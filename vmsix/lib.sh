@@ -11,7 +11,7 @@ VMSIX_CACHE=${VMSIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-vmsix}
 VMSIX_BUILD=${VMSIX_BUILD:-$VMSIX_TOP/_build}
 
 # Directories of this repository whose files are new files of the QEMU tree.
-VMSIX_OVERLAY_DIRS="accel configs docs hw include tests/qtest tests/unit"
+VMSIX_OVERLAY_DIRS="accel configs docs hw include qapi tests/qtest tests/unit"
 
 vmsix_die() { echo "vmsix: $*" >&2; exit 1; }
 vmsix_info() { echo "vmsix: $*" >&2; }

@@ -24,6 +24,7 @@
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msix-eventfd.h"
+#include "hw/pci/msix-eventfd-qmp.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "hw/misc/msix-testdev.h"
@@ -54,6 +55,7 @@ struct MsixTestdevState {
     bool intx;
     bool sink;
     bool eventfd;
+    uint32_t fake_kvm_routes;
 
     uint32_t layout;
     MemoryRegion reg_bar;       /* container, "shared-bar" only */
@@ -65,6 +67,9 @@ struct MsixTestdevState {
     MemoryRegion *pba_mr;
 
     MSIXEventfds *efds;         /* eventfd mode */
+    MSIXEventfdOps fake_kvm_ops;
+    int32_t *fake_route;        /* vector of each fake route, or -1 */
+    struct MsixTestdevFakeIrqfd *fake_irqfd;    /* one per fake route */
 
     /* Register state */
     uint32_t range_first;
@@ -632,6 +637,155 @@ static bool msix_testdev_init_msix(MsixTestdevState *s, Error **errp)
     return true;
 }
 
+/*
+ * x-fake-kvm-routes=N: a fake in-kernel irqchip with N MSI routes, for
+ * qtests under TCG.  Its "irqfd" is a main loop handler that injects the
+ * route's vector, as KVM would; a vector that finds the table full falls
+ * back to QEMU as with KVM, so the monitor's events and counters can be
+ * tested without KVM.
+ */
+typedef struct MsixTestdevFakeIrqfd {
+    MsixTestdevState *s;
+    EventNotifier *n;
+    int virq;
+} MsixTestdevFakeIrqfd;
+
+static int msix_testdev_fake_route_set(void *opaque, unsigned vector,
+                                       int virq, MSIMessage msg,
+                                       bool *changed, Error **errp)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(opaque);
+    uint32_t i;
+
+    if (virq >= 0) {
+        return virq;
+    }
+    for (i = 0; i < s->fake_kvm_routes; i++) {
+        if (s->fake_route[i] < 0) {
+            s->fake_route[i] = vector;
+            *changed = true;
+            trace_msix_testdev_fake_route(vector, i, true);
+            return i;
+        }
+    }
+    error_setg_errno(errp, ENOSPC, "fake KVM: no MSI route left");
+    return -ENOSPC;
+}
+
+static void msix_testdev_fake_route_release(void *opaque, int virq)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(opaque);
+
+    trace_msix_testdev_fake_route(s->fake_route[virq], virq, false);
+    s->fake_route[virq] = -1;
+}
+
+static int msix_testdev_fake_routes_commit(void *opaque, Error **errp)
+{
+    return 0;
+}
+
+static void msix_testdev_fake_inject(void *opaque)
+{
+    MsixTestdevFakeIrqfd *irqfd = opaque;
+    MsixTestdevState *s = irqfd->s;
+
+    if (event_notifier_test_and_clear(irqfd->n)) {
+        msix_notify(PCI_DEVICE(s), s->fake_route[irqfd->virq]);
+    }
+}
+
+static int msix_testdev_fake_irqfd_attach(void *opaque, EventNotifier *n,
+                                          int virq, Error **errp)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(opaque);
+    MsixTestdevFakeIrqfd *irqfd = &s->fake_irqfd[virq];
+
+    irqfd->s = s;
+    irqfd->n = n;
+    irqfd->virq = virq;
+    qemu_set_fd_handler(event_notifier_get_fd(n), msix_testdev_fake_inject,
+                        NULL, irqfd);
+    /* KVM_IRQFD injects at assign what the eventfd holds */
+    msix_testdev_fake_inject(irqfd);
+    return 0;
+}
+
+static int msix_testdev_fake_irqfd_detach(void *opaque, EventNotifier *n,
+                                          int virq, Error **errp)
+{
+    qemu_set_fd_handler(event_notifier_get_fd(n), NULL, NULL, NULL);
+    return 0;
+}
+
+static void msix_testdev_deliver(void *opaque, unsigned vector)
+{
+    msix_notify(opaque, vector);
+}
+
+static void msix_testdev_set_pending(void *opaque, unsigned vector)
+{
+    msix_set_pending(opaque, vector);
+}
+
+static bool msix_testdev_take_pending(void *opaque, unsigned vector)
+{
+    PCIDevice *pdev = opaque;
+    uint8_t bit = 1 << (vector % 8);
+
+    if (!(pdev->msix_pba[vector / 8] & bit)) {
+        return false;
+    }
+    msix_clr_pending(pdev, vector);
+    return true;
+}
+
+static const MSIXEventfdOps *msix_testdev_ops_of(MsixTestdevState *s)
+{
+    MSIXEventfdOps *ops = &s->fake_kvm_ops;
+
+    if (!s->fake_kvm_routes) {
+        return msix_eventfds_pci_ops(true);
+    }
+    s->fake_route = g_new(int32_t, s->fake_kvm_routes);
+    memset(s->fake_route, -1, s->fake_kvm_routes * sizeof(int32_t));
+    s->fake_irqfd = g_new0(MsixTestdevFakeIrqfd, s->fake_kvm_routes);
+    *ops = (MSIXEventfdOps) {
+        .route_set = msix_testdev_fake_route_set,
+        .route_release = msix_testdev_fake_route_release,
+        .routes_commit = msix_testdev_fake_routes_commit,
+        .irqfd_attach = msix_testdev_fake_irqfd_attach,
+        .irqfd_detach = msix_testdev_fake_irqfd_detach,
+        .deliver = msix_testdev_deliver,
+        .set_pending = msix_testdev_set_pending,
+        .take_pending = msix_testdev_take_pending,
+    };
+    return ops;
+}
+
+static void msix_testdev_fake_free(MsixTestdevState *s)
+{
+    g_clear_pointer(&s->fake_route, g_free);
+    g_clear_pointer(&s->fake_irqfd, g_free);
+}
+
+static MsixMode msix_testdev_query_mode(PCIDevice *pdev)
+{
+    if (msix_enabled(pdev)) {
+        return MSIX_MODE_MSIX;
+    }
+    if (msi_enabled(pdev)) {
+        return MSIX_MODE_MSI;
+    }
+    return pci_get_byte(pdev->config + PCI_INTERRUPT_PIN) ? MSIX_MODE_INTX
+                                                          : MSIX_MODE_NONE;
+}
+
+/* The eventfds serve MSI-X only; MSI goes through msi_notify() directly */
+static const MSIXEventfdsUser msix_testdev_query_user = {
+    .mode = msix_testdev_query_mode,
+};
+
 /* Every vector starts masked: its signals go to the poller */
 static void msix_testdev_mask_all(MsixTestdevState *s)
 {
@@ -648,10 +802,12 @@ static bool msix_testdev_init_eventfd(MsixTestdevState *s, Error **errp)
     PCIDevice *pdev = PCI_DEVICE(s);
 
     s->efds = msix_eventfds_new(TYPE_MSIX_TESTDEV, s->vectors,
-                                msix_eventfds_pci_ops(true), pdev, errp);
+                                msix_testdev_ops_of(s), pdev, errp);
     if (!s->efds) {
+        msix_testdev_fake_free(s);
         return false;
     }
+    msix_eventfds_register(s->efds, pdev, &msix_testdev_query_user);
     msix_testdev_mask_all(s);
     msix_set_vector_notifiers(pdev, msix_testdev_vector_use,
                               msix_testdev_vector_release,
@@ -663,7 +819,9 @@ static void msix_testdev_fini_eventfd(MsixTestdevState *s)
 {
     if (s->efds) {
         msix_unset_vector_notifiers(PCI_DEVICE(s));
+        msix_eventfds_unregister(s->efds);
         g_clear_pointer(&s->efds, msix_eventfds_free);
+        msix_testdev_fake_free(s);
     }
 }
 
@@ -680,6 +838,10 @@ static void msix_testdev_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     if (!msix_testdev_parse_layout(s, errp)) {
+        return;
+    }
+    if (s->fake_kvm_routes && !s->eventfd) {
+        error_setg(errp, "x-fake-kvm-routes needs eventfd=on");
         return;
     }
 
@@ -816,6 +978,8 @@ static const Property msix_testdev_properties[] = {
     DEFINE_PROP_BOOL("intx", MsixTestdevState, intx, true),
     DEFINE_PROP_BOOL("sink", MsixTestdevState, sink, true),
     DEFINE_PROP_BOOL("eventfd", MsixTestdevState, eventfd, false),
+    DEFINE_PROP_UINT32("x-fake-kvm-routes", MsixTestdevState,
+                       fake_kvm_routes, 0),
 };
 
 static void msix_testdev_class_init(ObjectClass *klass, void *data)

@@ -39,6 +39,7 @@ typedef struct MSIXEventfdVector {
     bool watched;               /* by the poller; under s->lock */
     bool irqfd_attached;
     bool replay;                /* inject one MSI when it goes live */
+    bool fell_back;             /* served by QEMU since KVM refused it */
     uint64_t signals;           /* not yet delivered; under s->lock */
     MSIXEventfdStats stats;     /* .latched under s->lock */
 } MSIXEventfdVector;
@@ -49,6 +50,8 @@ struct MSIXEventfds {
     MSIXEventfdVector *vec;
     const MSIXEventfdOps *ops;
     void *opaque;
+    const MSIXEventfdListener *listener;
+    void *listener_opaque;
     unsigned long *latched;     /* set by the poller, atomically */
     unsigned long *deferred;    /* to go live at the end of the batch */
     QemuMutex lock;
@@ -61,7 +64,8 @@ struct MSIXEventfds {
     uint64_t route_commits;
     /*
      * Reported once for the device, not per vector: a full route table
-     * refuses thousands of vectors at once.  Each is traced and counted.
+     * refuses thousands of vectors at once.  Each is counted, and each
+     * fallback traced.
      */
     bool failure_reported;      /* of a route or irqfd failure */
     bool poll_failure_reported;
@@ -205,8 +209,6 @@ static void report_failure(MSIXEventfdVector *v, bool *reported,
         error_setg(&err, "interrupt controller error");
     }
     v->stats.failures++;
-    trace_msix_eventfds_failure(v->s->name, vector_nr(v),
-                                error_get_pretty(err));
     if (!*reported) {
         *reported = true;
         error_report("%s: vector %u: %s; its interrupts, and those of any "
@@ -308,8 +310,6 @@ static bool detach_irqfd(MSIXEventfdVector *v)
     }
     if (s->ops->irqfd_detach(s->opaque, &v->notifier, v->virq, &err) < 0) {
         v->stats.failures++;
-        trace_msix_eventfds_failure(s->name, vector_nr(v),
-                                    error_get_pretty(err));
         if (!s->detach_failure_reported) {
             s->detach_failure_reported = true;
             error_report("%s: vector %u: %s; KVM keeps delivering it",
@@ -324,6 +324,19 @@ static bool detach_irqfd(MSIXEventfdVector *v)
     return true;
 }
 
+/* KVM injects @v again, after a fallback */
+static void notify_restored(MSIXEventfdVector *v)
+{
+    MSIXEventfds *s = v->s;
+
+    v->fell_back = false;
+    v->stats.restores++;
+    trace_msix_eventfds_restored(s->name, vector_nr(v));
+    if (s->listener) {
+        s->listener->restored(s->listener_opaque, vector_nr(v));
+    }
+}
+
 static bool attach_irqfd(MSIXEventfdVector *v, Error **errp)
 {
     MSIXEventfds *s = v->s;
@@ -334,6 +347,9 @@ static bool attach_irqfd(MSIXEventfdVector *v, Error **errp)
     v->irqfd_attached = true;
     v->stats.irqfd_attach++;
     trace_msix_eventfds_irqfd(s->name, vector_nr(v), v->virq, true);
+    if (v->fell_back) {
+        notify_restored(v);
+    }
     return true;
 }
 
@@ -343,6 +359,21 @@ static void serve_from_main_loop(MSIXEventfdVector *v)
     set_userspace_handler(v, true);
 }
 
+/* Every fallback, where report_failure() logs only the first */
+static void notify_fallback(MSIXEventfdVector *v, Error *err)
+{
+    MSIXEventfds *s = v->s;
+    const char *reason = err ? error_get_pretty(err)
+                             : "interrupt controller error";
+
+    v->fell_back = true;
+    v->stats.fallbacks++;
+    trace_msix_eventfds_fallback(s->name, vector_nr(v), reason);
+    if (s->listener) {
+        s->listener->fallback(s->listener_opaque, vector_nr(v), reason);
+    }
+}
+
 static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
     if (!detach_irqfd(v)) {
@@ -350,6 +381,7 @@ static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
         return;
     }
     release_route(v);
+    notify_fallback(v, err);
     report_failure(v, &v->s->failure_reported, err);
     serve_from_main_loop(v);
 }
@@ -641,6 +673,9 @@ static void add_stats(MSIXEventfdStats *sum, const MSIXEventfdStats *st)
     sum->irqfd_attach += st->irqfd_attach;
     sum->irqfd_detach += st->irqfd_detach;
     sum->failures += st->failures;
+    sum->fallbacks += st->fallbacks;
+    sum->restores += st->restores;
+    sum->pending += st->pending;
 }
 
 void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
@@ -652,9 +687,11 @@ void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
     qemu_mutex_lock(&s->lock);
     if (vector >= 0) {
         add_stats(stats, &get_vector(s, vector)->stats);
+        stats->pending = get_vector(s, vector)->signals;
     } else {
         for (i = 0; i < s->nr; i++) {
             add_stats(stats, &s->vec[i].stats);
+            stats->pending += s->vec[i].signals;
         }
         stats->route_commits = s->route_commits;
     }
@@ -674,6 +711,18 @@ void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops)
     qemu_mutex_unlock(&s->lock);
 }
 
+void msix_eventfds_set_listener(MSIXEventfds *s, const MSIXEventfdListener *l,
+                                void *opaque)
+{
+    s->listener = l;
+    s->listener_opaque = opaque;
+}
+
+int msix_eventfds_virq(MSIXEventfds *s, unsigned vector)
+{
+    return get_vector(s, vector)->virq;
+}
+
 unsigned msix_eventfds_nr(MSIXEventfds *s)
 {
     return s->nr;
@@ -691,6 +740,7 @@ MSIXEventfdState msix_eventfds_state(MSIXEventfds *s, unsigned vector)
 
 static bool init_vectors(MSIXEventfds *s, Error **errp)
 {
+    ERRP_GUARD();
     unsigned i;
     int ret;
 
@@ -702,6 +752,10 @@ static bool init_vectors(MSIXEventfds *s, Error **errp)
         if (ret < 0) {
             error_setg_errno(errp, -ret, "%s: cannot create the eventfd of "
                              "MSI-X vector %u", s->name, i);
+            if (ret == -EMFILE) {
+                error_append_hint(errp, "Each vector keeps an eventfd: "
+                                  "raise QEMU's open file limit.\n");
+            }
             return false;
         }
         v->s = s;

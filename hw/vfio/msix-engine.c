@@ -93,6 +93,21 @@ static void vfio_msix_engine_report(VFIOMSIXEngine *e, const char *what,
     error_free(err);
 }
 
+/* Tell the host ops' owner of every refusal of [@first, @first + @count) */
+static void vfio_msix_engine_notify_refused(VFIOMSIXEngine *e, unsigned first,
+                                            unsigned count, const char *what,
+                                            Error *err)
+{
+    g_autofree char *reason = g_strdup_printf("%s: %s", what,
+                                              err ? error_get_pretty(err)
+                                                  : "refused");
+
+    trace_vfio_msix_engine_host_refused(e->name, first, count, reason);
+    if (e->ops->refused) {
+        e->ops->refused(e->opaque, first, count, reason);
+    }
+}
+
 /* The host cannot give vectors [@first, active) */
 static void vfio_msix_engine_refuse(VFIOMSIXEngine *e, unsigned first)
 {
@@ -104,6 +119,7 @@ static void vfio_msix_engine_refuse(VFIOMSIXEngine *e, unsigned first)
     bitmap_set(e->refused, first, e->active - first);
     e->stats.host_refused += e->active - first;
     error_setg(&err, "vectors %u-%u stay silent", first, e->active - 1);
+    vfio_msix_engine_notify_refused(e, first, e->active - first, what, err);
     vfio_msix_engine_report(e, what, err);
 }
 
@@ -165,6 +181,7 @@ static void vfio_msix_engine_host_enable(VFIOMSIXEngine *e)
         g_autofree char *what = g_strdup_printf(
             "cannot enable %s in the host", mode_name(e->mode));
 
+        vfio_msix_engine_notify_refused(e, 0, e->active, what, err);
         vfio_msix_engine_report(e, what, err);
         return;
     }
@@ -208,6 +225,7 @@ static void vfio_msix_engine_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
     }
     what = g_strdup_printf("cannot allocate host %s vector %u",
                            mode_name(e->mode), vector);
+    vfio_msix_engine_notify_refused(e, vector, 1, what, err);
     vfio_msix_engine_report(e, what, err);
 }
 

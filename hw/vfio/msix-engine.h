@@ -48,6 +48,12 @@ typedef struct VFIOMSIXHostOps {
                         unsigned count, const int32_t *fds, Error **errp);
     /* Turn @mode's IRQ index off in the host, releasing its vectors. */
     void (*disable)(void *opaque, VFIOMSIXMode mode);
+    /*
+     * Optional: the host refused vectors [@first, @first + @count) with
+     * @reason; called on every refusal, where the log has only the first.
+     */
+    void (*refused)(void *opaque, unsigned first, unsigned count,
+                    const char *reason);
 } VFIOMSIXHostOps;
 
 typedef struct VFIOMSIXStats {

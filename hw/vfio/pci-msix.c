@@ -25,6 +25,7 @@
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msix-eventfd.h"
+#include "hw/pci/msix-eventfd-qmp.h"
 #include "system/runstate.h"
 #include "pci.h"
 #include "pci-msix.h"
@@ -75,9 +76,18 @@ static void vfio_pci_msi_host_disable(void *opaque, VFIOMSIXMode mode)
     vfio_disable_irqindex(&vdev->vbasedev, vfio_pci_msi_irq_index(mode));
 }
 
+static void vfio_pci_msi_host_refused(void *opaque, unsigned first,
+                                      unsigned count, const char *reason)
+{
+    VFIOPCIDevice *vdev = opaque;
+
+    msix_eventfds_host_refused(&vdev->pdev, first, count, reason);
+}
+
 static const VFIOMSIXHostOps vfio_pci_msix_host_ops = {
     .set_triggers = vfio_pci_msi_set_triggers,
     .disable = vfio_pci_msi_host_disable,
+    .refused = vfio_pci_msi_host_refused,
 };
 
 static VFIOMSIXEngine *vfio_pci_msi_engine_of(PCIDevice *pdev)
@@ -374,6 +384,47 @@ static void vfio_pci_msix_exit_notify(Notifier *n, void *data)
     msix_eventfds_stop_poller(vfio_msix_engine_eventfds(vdev->msix_engine));
 }
 
+/* x-query-msix */
+
+static MsixMode vfio_pci_msix_query_mode(PCIDevice *pdev)
+{
+    switch (VFIO_PCI(pdev)->interrupt) {
+    case VFIO_INT_MSIX:
+        return MSIX_MODE_MSIX;
+    case VFIO_INT_MSI:
+        return MSIX_MODE_MSI;
+    case VFIO_INT_INTx:
+        return MSIX_MODE_INTX;
+    default:
+        return MSIX_MODE_NONE;
+    }
+}
+
+static void vfio_pci_msix_query_host(PCIDevice *pdev, MsixHostInfo *info)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI(pdev);
+    VFIOMSIXEngine *e = vdev->msix_engine;
+    unsigned i, nr = msix_eventfds_nr(vfio_msix_engine_eventfds(e));
+    VFIOMSIXStats st;
+
+    vfio_msix_engine_get_stats(e, &st);
+    info->policy = msix_present(pdev) &&
+                   vfio_pci_msix_alloc(vdev) == VFIO_MSIX_ALLOC_VECTOR ?
+                   MSIX_HOST_POLICY_VECTOR : MSIX_HOST_POLICY_TABLE;
+    for (i = 0; i < nr; i++) {
+        info->vectors += vfio_msix_engine_host_vector(e, i);
+    }
+    info->set_irqs = st.set_irqs;
+    info->set_irqs_refused = st.host_failures;
+    info->refused_vectors = st.host_refused;
+}
+
+static const MSIXEventfdsUser vfio_pci_msix_query_user = {
+    .mode = vfio_pci_msix_query_mode,
+    .serves_msi = true,
+    .host_info = vfio_pci_msix_query_host,
+};
+
 /* How many vectors the MSI capability offers */
 static unsigned vfio_pci_msi_max_vectors(PCIDevice *pdev)
 {
@@ -426,6 +477,7 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
     }
     vdev->msix_exit.notify = vfio_pci_msix_exit_notify;
     qemu_add_exit_notifier(&vdev->msix_exit);
+    msix_eventfds_register(efds, pdev, &vfio_pci_msix_query_user);
     trace_vfio_pci_msi_engine_init(vdev->vbasedev.name, nr,
                                    !has_msix ? "none" :
                                    vfio_pci_msix_alloc(vdev) ==
@@ -436,6 +488,8 @@ bool vfio_pci_msi_engine_init(VFIOPCIDevice *vdev, Error **errp)
 void vfio_pci_msi_engine_exit(VFIOPCIDevice *vdev)
 {
     if (vdev->msix_engine) {
+        msix_eventfds_unregister(
+            vfio_msix_engine_eventfds(vdev->msix_engine));
         qemu_remove_exit_notifier(&vdev->msix_exit);
         timer_free(vdev->msix_pba_timer);
         vdev->msix_pba_timer = NULL;

@@ -17,6 +17,10 @@
 #include "hw/pci/pci_regs.h"
 #include "hw/misc/msix-testdev-regs.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "qobject/qjson.h"
+#include "qapi/error.h"
 
 #define TESTDEV_SLOT    4
 #define TESTDEV_DEVFN   QPCI_DEVFN(TESTDEV_SLOT, 0)
@@ -549,6 +553,29 @@ static void wait_threads(QTestState *qts, const char *name, unsigned want)
 }
 
 /*
+ * x-query-msix lists @want devices (0 or td0); asking for td0 finds it
+ * only when it is there
+ */
+static void check_query_lists(QTestState *qts, unsigned want)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'x-query-msix'}");
+    QList *list = qdict_get_qlist(rsp, "return");
+
+    g_assert_cmpuint(qlist_size(list), ==, want);
+    if (want) {
+        QDict *dev = qobject_to(QDict, qlist_peek(list));
+
+        g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "td0");
+        g_assert_cmpuint(qdict_get_int(dev, "vectors"), ==, 64);
+    }
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'x-query-msix', "
+                    "'arguments': {'device': 'td0'}}");
+    g_assert_cmpint(qdict_haskey(rsp, "error"), ==, !want);
+    qobject_unref(rsp);
+}
+
+/*
  * Hot-plug and hot-unplug in eventfd mode: each device starts its poller
  * thread at realize and must stop and join it at unrealize, so every
  * device_add adds one thread, named msix-poller, and every device_del
@@ -575,9 +602,12 @@ static void test_eventfd_hotplug(void)
                              "'vectors': 64}");
         wait_threads(qts, "msix-poller", 1);
         g_assert_cmpuint(qemu_threads(qts, NULL), ==, base + 1);
+        check_query_lists(qts, 1);
         qtest_qmp_device_del(qts, "td0");
         wait_threads(qts, "msix-poller", 0);
         wait_threads(qts, NULL, base);
+        /* Gone from x-query-msix too, not left behind freed */
+        check_query_lists(qts, 0);
     }
     qtest_quit(qts);
 }
@@ -915,6 +945,559 @@ static void test_bad_properties(void)
     qdict_put_str(args, "layout", "upside-down");
     check_device_add_error(qts, args, "invalid layout 'upside-down'");
 
+    args = qdict_new();
+    qdict_put_int(args, "x-fake-kvm-routes", 4);
+    check_device_add_error(qts, args, "x-fake-kvm-routes needs eventfd=on");
+
+    qtest_quit(qts);
+}
+
+/*
+ * x-query-msix: the answer for @device (NULL: all) and the range, as a
+ * list of devices; the caller unrefs @rsp.  @first and @count are left
+ * out when negative.
+ */
+static QList *query_msix(QTestState *qts, const char *device, int64_t first,
+                         int64_t count, QDict **rsp)
+{
+    QDict *args = qdict_new();
+
+    if (device) {
+        qdict_put_str(args, "device", device);
+    }
+    if (first >= 0) {
+        qdict_put_int(args, "first", first);
+    }
+    if (count >= 0) {
+        qdict_put_int(args, "count", count);
+    }
+    *rsp = qtest_qmp(qts, "{'execute': 'x-query-msix', 'arguments': %p}",
+                     args);
+    g_assert_false(qdict_haskey(*rsp, "error"));
+    return qdict_get_qlist(*rsp, "return");
+}
+
+/* x-query-msix with these arguments fails with @class and @msg */
+static void query_msix_error(QTestState *qts, const char *args,
+                             const char *class, const char *msg)
+{
+    QObject *obj = qobject_from_json(args, &error_abort);
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'x-query-msix', "
+                           "'arguments': %p}", obj);
+    QDict *error = qdict_get_qdict(rsp, "error");
+
+    g_assert_nonnull(error);
+    g_test_message("x-query-msix %s: %s", args,
+                   qdict_get_str(error, "desc"));
+    g_assert_cmpstr(qdict_get_str(error, "class"), ==, class);
+    g_assert_nonnull(strstr(qdict_get_str(error, "desc"), msg));
+    qobject_unref(rsp);
+}
+
+/* Members that may exceed INT64_MAX (addresses, counters) */
+static uint64_t dict_uint(QDict *d, const char *key)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, key));
+
+    g_assert_nonnull(n);
+    return qnum_get_uint(n);
+}
+
+static QDict *list_nth(QList *list, unsigned n)
+{
+    const QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        if (!n--) {
+            return qobject_to(QDict, qlist_entry_obj(e));
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* The query of td0 alone: its device dictionary, held by *@rsp */
+static QDict *query_td0(TestDev *t, QDict **rsp)
+{
+    QList *list = query_msix(t->qts, "td0", -1, -1, rsp);
+
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    return list_nth(list, 0);
+}
+
+static QDict *vec_of(QDict *dev, unsigned vector)
+{
+    QDict *v = list_nth(qdict_get_qlist(dev, "vector-list"), vector);
+
+    g_assert_cmpuint(qdict_get_int(v, "vector"), ==, vector);
+    return v;
+}
+
+static uint64_t counter_of(QDict *v, const char *name)
+{
+    return dict_uint(qdict_get_qdict(v, "counters"), name);
+}
+
+/* Check vector @vector of td0: state, guest mask and pending bits */
+static QDict *check_vector(QDict *dev, unsigned vector, const char *state,
+                           bool masked, bool pending)
+{
+    QDict *v = vec_of(dev, vector);
+
+    g_assert_cmpstr(qdict_get_str(v, "state"), ==, state);
+    g_assert_cmpint(qdict_get_bool(v, "masked"), ==, masked);
+    g_assert_cmpint(qdict_get_bool(v, "pending"), ==, pending);
+    return v;
+}
+
+/*
+ * delivered + coalesced + dropped + pending = raised, for a vector QEMU
+ * serves, and the counters are what the test did to the vector
+ */
+static void check_counters(QDict *v, uint64_t raised, uint64_t latched,
+                           uint64_t replayed, uint64_t delivered)
+{
+    uint64_t pending = counter_of(v, "pending");
+
+    g_assert_cmpint(qdict_get_bool(v, "pending"), ==, pending > 0);
+    g_assert_cmpuint(counter_of(v, "latched"), ==, latched);
+    g_assert_cmpuint(counter_of(v, "replayed"), ==, replayed);
+    g_assert_cmpuint(counter_of(v, "delivered"), ==, delivered);
+    g_assert_cmpuint(counter_of(v, "delivered") +
+                     counter_of(v, "coalesced") +
+                     counter_of(v, "dropped") + pending, ==, raised);
+    g_assert_cmpuint(counter_of(v, "failures"), ==, 0);
+    g_assert_cmpuint(counter_of(v, "fallbacks"), ==, 0);
+}
+
+/*
+ * Under TCG the main loop serves unmasked vectors and the poller masked
+ * ones: the query's states follow the guest's masks and MSI-X enable,
+ * its pending bits the PBA, and its counters the raises, exactly.
+ */
+static void test_query_counters(void)
+{
+    uint64_t sink = 0;
+    QDict *rsp, *dev, *v;
+    TestDev t;
+    unsigned i;
+
+    testdev_start(&t, NULL, "id=td0,eventfd=on,vectors=8");
+    sink = t.bar[MSIX_TESTDEV_SINK_BAR].addr;
+
+    /* MSI-X off: INTx, and every vector waits masked for the guest */
+    dev = query_td0(&t, &rsp);
+    g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "td0");
+    g_assert_cmpstr(qdict_get_str(dev, "qom-path"), ==,
+                    "/machine/peripheral/td0");
+    g_assert_cmpstr(qdict_get_str(dev, "driver"), ==, "msix-testdev");
+    g_assert_cmpstr(qdict_get_str(dev, "mode"), ==, "intx");
+    g_assert_false(qdict_get_bool(dev, "engine"));
+    g_assert_false(qdict_haskey(dev, "host"));
+    g_assert_cmpuint(qdict_get_int(dev, "vectors"), ==, 8);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 8);
+    for (i = 0; i < 8; i++) {
+        check_vector(dev, i, "masked", true, false);
+    }
+    qobject_unref(rsp);
+
+    msix_setup(&t);
+    dev = query_td0(&t, &rsp);
+    g_assert_cmpstr(qdict_get_str(dev, "mode"), ==, "msix");
+    g_assert_false(qdict_get_bool(dev, "function-masked"));
+    for (i = 0; i < 8; i++) {
+        v = check_vector(dev, i, "userspace", false, false);
+        g_assert_cmphex(dict_uint(v, "address"), ==,
+                        sink + MSIX_TESTDEV_SINK_SLOT(i));
+        g_assert_cmphex(dict_uint(v, "data"), ==, TESTDEV_DATA + i);
+        g_assert_false(qdict_haskey(v, "virq"));
+        g_assert_false(qdict_haskey(v, "device-id"));
+        check_counters(v, 0, 0, 0, 0);
+    }
+    qobject_unref(rsp);
+
+    /* Three raises, three MSIs from the main loop */
+    for (i = 1; i <= 3; i++) {
+        raise_vector(&t, 2);
+        wait_slot(&t, 2, i);
+    }
+    dev = query_td0(&t, &rsp);
+    check_counters(check_vector(dev, 2, "userspace", false, false),
+                   3, 0, 0, 3);
+    qobject_unref(rsp);
+
+    /* Masked: latched and pending, as the PBA says; nothing delivered */
+    vector_mask(&t, 4, true);
+    raise_vector(&t, 4);
+    raise_vector(&t, 4);
+    dev = query_td0(&t, &rsp);
+    check_counters(check_vector(dev, 4, "masked", true, true), 2, 2, 0, 0);
+    qobject_unref(rsp);
+    g_assert_true(pba_pending(&t, 4));
+    g_assert_cmpuint(sink_slot(&t, 4), ==, 0);
+
+    /* Unmasked: one replay for both, and the PBA clears */
+    vector_mask(&t, 4, false);
+    wait_slot(&t, 4, 1);
+    g_assert_false(pba_pending(&t, 4));
+    dev = query_td0(&t, &rsp);
+    v = check_vector(dev, 4, "userspace", false, false);
+    check_counters(v, 2, 2, 1, 1);
+    g_assert_cmpuint(counter_of(v, "coalesced"), ==, 1);
+    qobject_unref(rsp);
+
+    /* The function mask: every vector masked, none by its own bit */
+    msix_flags(&t, PCI_MSIX_FLAGS_MASKALL, 0);
+    raise_vector(&t, 5);
+    g_assert_true(pba_pending(&t, 5));
+    dev = query_td0(&t, &rsp);
+    g_assert_true(qdict_get_bool(dev, "function-masked"));
+    for (i = 0; i < 8; i++) {
+        check_vector(dev, i, "masked", false, i == 5);
+    }
+    check_counters(vec_of(dev, 5), 1, 1, 0, 0);
+    qobject_unref(rsp);
+    msix_flags(&t, 0, PCI_MSIX_FLAGS_MASKALL);
+    wait_slot(&t, 5, 1);
+    dev = query_td0(&t, &rsp);
+    g_assert_false(qdict_get_bool(dev, "function-masked"));
+    check_counters(check_vector(dev, 5, "userspace", false, false),
+                   1, 1, 1, 1);
+
+    /* The totals add up every vector: 2, 4 and 5 */
+    v = qdict_get_qdict(dev, "totals");
+    g_assert_cmpuint(dict_uint(v, "delivered"), ==, 3 + 1 + 1);
+    g_assert_cmpuint(dict_uint(v, "latched"), ==, 2 + 1);
+    g_assert_cmpuint(dict_uint(v, "replayed"), ==, 2);
+    g_assert_cmpuint(dict_uint(v, "coalesced"), ==, 1);
+    g_assert_cmpuint(dict_uint(v, "dropped"), ==, 0);
+    g_assert_cmpuint(dict_uint(dev, "route-commits"), ==, 0);
+    qobject_unref(rsp);
+    g_assert_cmpuint(sink_total(&t), ==, 3 + 1 + 1);
+
+    /*
+     * MSI-X off: msix-testdev's raises reach no eventfd, and the vectors
+     * keep their consumer (the MSI-X core tells notifiers nothing of a
+     * disable)
+     */
+    msix_flags(&t, 0, PCI_MSIX_FLAGS_ENABLE);
+    raise_vector(&t, 2);
+    dev = query_td0(&t, &rsp);
+    g_assert_cmpstr(qdict_get_str(dev, "mode"), ==, "intx");
+    check_counters(check_vector(dev, 2, "userspace", false, false),
+                   3, 0, 0, 3);
+    qobject_unref(rsp);
+    testdev_stop(&t);
+}
+
+/* The HMP command's output has @want lines that contain @what */
+static void check_hmp_lines(QTestState *qts, const char *cmd,
+                            const char *what, unsigned want)
+{
+    g_autofree char *out = qtest_hmp(qts, "%s", cmd);
+    g_auto(GStrv) lines = g_strsplit(out, "\n", 0);
+    unsigned i, n = 0;
+
+    g_test_message("%s:", cmd);
+    g_test_message("%s", out);
+    for (i = 0; lines[i]; i++) {
+        n += strstr(lines[i], what) != NULL;
+    }
+    g_assert_cmpuint(n, ==, want);
+}
+
+/*
+ * Which devices the query lists, the ranges it takes, and the errors it
+ * gives for bad arguments, after which the VM runs on
+ */
+static void test_query_arguments(void)
+{
+    QDict *rsp, *dev;
+    QList *list;
+    TestDev t;
+
+    testdev_start(&t, "-device msix-testdev,id=plain,addr=5.0",
+                  "id=td0,eventfd=on,vectors=8");
+    msix_setup(&t);
+
+    /* Only the device with eventfds, and all its vectors */
+    list = query_msix(t.qts, NULL, -1, -1, &rsp);
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    dev = list_nth(list, 0);
+    g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "td0");
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 8);
+    qobject_unref(rsp);
+
+    /* By QOM path, a range */
+    list = query_msix(t.qts, "/machine/peripheral/td0", 2, 3, &rsp);
+    dev = list_nth(list, 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 3);
+    g_assert_cmpuint(qdict_get_int(list_nth(qdict_get_qlist(dev,
+                     "vector-list"), 0), "vector"), ==, 2);
+    g_assert_cmpuint(qdict_get_int(list_nth(qdict_get_qlist(dev,
+                     "vector-list"), 2), "vector"), ==, 4);
+    qobject_unref(rsp);
+
+    /* The last vector alone; the first alone */
+    list = query_msix(t.qts, "td0", 7, -1, &rsp);
+    dev = list_nth(list, 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 1);
+    g_assert_cmpuint(qdict_get_int(list_nth(qdict_get_qlist(dev,
+                     "vector-list"), 0), "vector"), ==, 7);
+    qobject_unref(rsp);
+    list = query_msix(t.qts, "td0", -1, 1, &rsp);
+    dev = list_nth(list, 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 1);
+    vec_of(dev, 0);
+    qobject_unref(rsp);
+
+    /* Without a device, each device shows what it has of the range */
+    list = query_msix(t.qts, NULL, 6, 5, &rsp);
+    dev = list_nth(list, 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 2);
+    qobject_unref(rsp);
+    list = query_msix(t.qts, NULL, 100, -1, &rsp);
+    dev = list_nth(list, 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "vector-list")), ==, 0);
+    g_assert_cmpuint(dict_uint(qdict_get_qdict(dev, "totals"),
+                                    "delivered"), ==, 0);
+    qobject_unref(rsp);
+
+    query_msix_error(t.qts, "{'device': 'nope'}", "DeviceNotFound",
+                     "Device 'nope' not found");
+    query_msix_error(t.qts, "{'device': '/machine/peripheral/nope'}",
+                     "DeviceNotFound", "not found");
+    query_msix_error(t.qts, "{'device': 'plain'}", "GenericError",
+                     "Device 'plain' has no eventfd-backed MSI or MSI-X "
+                     "vectors");
+    query_msix_error(t.qts, "{'device': 'td0', 'first': 8}", "GenericError",
+                     "Device 'td0' has vectors 0 to 7; 'first' is 8");
+    query_msix_error(t.qts, "{'device': 'td0', 'first': 4294967295}",
+                     "GenericError", "'first' is 4294967295");
+    query_msix_error(t.qts, "{'device': 'td0', 'first': 6, 'count': 3}",
+                     "GenericError", "'first' + 'count' is 9");
+    query_msix_error(t.qts, "{'device': 'td0', 'first': 1, "
+                     "'count': 4294967295}",
+                     "GenericError", "'first' + 'count' is 4294967296");
+    query_msix_error(t.qts, "{'device': 'td0', 'count': 0}", "GenericError",
+                     "'count' must be at least 1");
+    query_msix_error(t.qts, "{'first': -1}", "GenericError", "first");
+    query_msix_error(t.qts, "{'device': 'td0', 'bogus': 1}", "GenericError",
+                     "bogus");
+
+    /* HMP: a header, the totals and one line per vector in use */
+    raise_vector(&t, 3);
+    wait_slot(&t, 3, 1);
+    check_hmp_lines(t.qts, "info msix td0", "td0 (msix-testdev", 1);
+    check_hmp_lines(t.qts, "info msix td0", " userspace ", 8);
+    check_hmp_lines(t.qts, "info msix td0", "delivered 1 ", 2);
+    check_hmp_lines(t.qts, "info msix", "/machine/peripheral/td0", 1);
+    check_hmp_lines(t.qts, "info msix nope", "Device 'nope' not found", 1);
+    check_hmp_lines(t.qts, "info msix plain", "no eventfd-backed", 1);
+
+    /* The VM runs on */
+    raise_vector(&t, 3);
+    wait_slot(&t, 3, 2);
+    testdev_stop(&t);
+}
+
+#define FAKE_REFUSAL "fake KVM: no MSI route left: No space left on device"
+
+/* @ev is about @device's @vector, for @reason (NULL: it has none) */
+static void check_vector_event(QDict *ev, const char *device,
+                               unsigned vector, const char *reason)
+{
+    QDict *data = qdict_get_qdict(ev, "data");
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s",
+                                            device);
+
+    g_test_message("%s: %s vector %" PRId64 "%s%s",
+                   qdict_get_str(ev, "event"), qdict_get_str(data, "device"),
+                   qdict_get_int(data, "vector"), reason ? ": " : "",
+                   reason ? qdict_get_str(data, "reason") : "");
+    g_assert_cmpstr(qdict_get_str(data, "device"), ==, device);
+    g_assert_cmpstr(qdict_get_str(data, "qom-path"), ==, path);
+    g_assert_cmpuint(qdict_get_int(data, "vector"), ==, vector);
+    if (reason) {
+        g_assert_cmpstr(qdict_get_str(data, "reason"), ==, reason);
+    } else {
+        g_assert_false(qdict_haskey(data, "reason"));
+    }
+    qobject_unref(ev);
+}
+
+/* Wait for the next @event: from td0, about @vector */
+static void wait_vector_event(QTestState *qts, const char *event,
+                              unsigned vector, const char *reason)
+{
+    check_vector_event(qtest_qmp_eventwait_ref(qts, event), "td0", vector,
+                       reason);
+}
+
+/*
+ * td1 (2 vectors, 1 fake route) unmasks both vectors and enables MSI-X:
+ * its vector 1 falls back.  The event must be there at once, whatever
+ * td0's events wait for: the rate limit is per device.  A QMP command
+ * after the write collects the events sent before its reply.
+ */
+static void check_other_device_not_throttled(TestDev *t)
+{
+    QPCIDevice *dev = qpci_device_find(&t->gbus.bus, QPCI_DEVFN(5, 0));
+    uint8_t cap;
+    uint32_t table;
+    QPCIBar bar;
+    QDict *ev;
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    cap = qpci_find_capability(dev, PCI_CAP_ID_MSIX, 0);
+    table = qpci_config_readl(dev, cap + PCI_MSIX_TABLE);
+    bar = qpci_iomap(dev, table & PCI_MSIX_TABLE_BIR, NULL);
+    qpci_io_writel(dev, bar, (table & PCI_MSIX_TABLE_OFFSET) +
+                   PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    qpci_io_writel(dev, bar, (table & PCI_MSIX_TABLE_OFFSET) +
+                   PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    qpci_config_writew(dev, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE);
+    qtest_qmp_assert_success(t->qts, "{'execute': 'query-status'}");
+    ev = qtest_qmp_event_ref(t->qts, "MSIX_VECTOR_FALLBACK");
+    g_assert_nonnull(ev);
+    check_vector_event(ev, "td1", 1, FAKE_REFUSAL);
+    g_free(dev);
+}
+
+/* The monitor's event rate limit, in the virtual time of qtest */
+#define EVENT_RATE_NS (1000 * 1000 * 1000)
+
+
+/*
+ * A fake in-kernel irqchip with four routes: of the eight vectors the
+ * guest unmasks, four go to KVM and four fall back to QEMU.  The first
+ * fallback is an event at once; the monitor merges the next three into
+ * the last one, sent once the rate limit's second has passed (another
+ * device's fallback is not held back meanwhile); the query's counters
+ * keep all four.  After a reset, with vectors 0-3
+ * masked, 4-7 find routes and go back to KVM: the same again, with the
+ * restore event.
+ */
+static void test_query_fallback_events(void)
+{
+    QDict *rsp, *dev, *v;
+    TestDev t;
+    unsigned i;
+
+    testdev_start(&t, "-device msix-testdev,id=td1,addr=5.0,eventfd=on,"
+                  "vectors=2,x-fake-kvm-routes=1",
+                  "id=td0,eventfd=on,vectors=8,x-fake-kvm-routes=4");
+    msix_setup(&t);
+    wait_vector_event(t.qts, "MSIX_VECTOR_FALLBACK", 4, FAKE_REFUSAL);
+    check_other_device_not_throttled(&t);
+    qtest_clock_step(t.qts, EVENT_RATE_NS);
+    wait_vector_event(t.qts, "MSIX_VECTOR_FALLBACK", 7, FAKE_REFUSAL);
+
+    dev = query_td0(&t, &rsp);
+    for (i = 0; i < 8; i++) {
+        v = check_vector(dev, i, i < 4 ? "bypass" : "userspace", false,
+                         false);
+        g_assert_cmpuint(counter_of(v, "fallbacks"), ==, i >= 4);
+        g_assert_cmpuint(counter_of(v, "failures"), ==, i >= 4);
+        g_assert_cmpuint(counter_of(v, "irqfd-attaches"), ==, i < 4);
+        g_assert_cmpint(qdict_haskey(v, "virq"), ==, i < 4);
+        if (i < 4) {
+            g_assert_cmpint(qdict_get_int(v, "virq"), ==, i);
+        }
+    }
+    v = qdict_get_qdict(dev, "totals");
+    g_assert_cmpuint(dict_uint(v, "fallbacks"), ==, 4);
+    g_assert_cmpuint(dict_uint(v, "restores"), ==, 0);
+    g_assert_cmpuint(dict_uint(dev, "route-commits"), ==, 4);
+    qobject_unref(rsp);
+
+    /* KVM's vector costs QEMU nothing; QEMU's is counted */
+    raise_vector(&t, 1);
+    wait_slot(&t, 1, 1);
+    raise_vector(&t, 5);
+    wait_slot(&t, 5, 1);
+    dev = query_td0(&t, &rsp);
+    g_assert_cmpuint(counter_of(vec_of(dev, 1), "delivered"), ==, 0);
+    g_assert_cmpuint(counter_of(vec_of(dev, 5), "delivered"), ==, 1);
+    qobject_unref(rsp);
+
+    qtest_qmp_assert_success(t.qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(t.qts, "RESET");
+    testdev_remap(&t);
+    /*
+     * Masked before the others are unmasked: the MSI-X core's function
+     * mask is stale after a reset (false until the next write of the
+     * capability), so an unmask reaches the vector notifier even before
+     * MSI-X is enabled again.
+     */
+    for (i = 0; i < 4; i++) {
+        vector_mask(&t, i, true);
+    }
+    for (i = 4; i < 8; i++) {
+        vector_program(&t, i);
+    }
+    msix_flags(&t, PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL);
+    wait_vector_event(t.qts, "MSIX_VECTOR_RESTORED", 4, NULL);
+    qtest_clock_step(t.qts, EVENT_RATE_NS);
+    wait_vector_event(t.qts, "MSIX_VECTOR_RESTORED", 7, NULL);
+
+    dev = query_td0(&t, &rsp);
+    for (i = 0; i < 8; i++) {
+        v = check_vector(dev, i, i < 4 ? "masked" : "bypass", i < 4, false);
+        g_assert_cmpuint(counter_of(v, "restores"), ==, i >= 4);
+    }
+    v = qdict_get_qdict(dev, "totals");
+    g_assert_cmpuint(dict_uint(v, "fallbacks"), ==, 4);
+    g_assert_cmpuint(dict_uint(v, "restores"), ==, 4);
+    qobject_unref(rsp);
+    raise_vector(&t, 6);
+    wait_slot(&t, 6, 1);
+    testdev_stop(&t);
+}
+
+/*
+ * virtio-pci devices are listed too, with the state and KVM route of
+ * each vector but only the device's fallback count, and forgotten when
+ * they are unplugged
+ */
+static void test_query_virtio(void)
+{
+    QDict *rsp, *dev, *v;
+    QTestState *qts;
+    QList *list;
+    unsigned i;
+
+    qts = qtest_init("-M virt,gic-version=3 -cpu max -nodefaults "
+                     "-device pcie-root-port,id=rp0,chassis=1,addr=5.0");
+    qtest_qmp_device_add(qts, "virtio-net-pci", "vn0",
+                         "{'bus': 'rp0', 'romfile': '', 'vectors': 5}");
+    list = query_msix(qts, NULL, -1, -1, &rsp);
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    dev = list_nth(list, 0);
+    g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "vn0");
+    g_assert_cmpstr(qdict_get_str(dev, "driver"), ==, "virtio-net-pci");
+    g_assert_cmpstr(qdict_get_str(dev, "mode"), ==, "intx");
+    g_assert_false(qdict_get_bool(dev, "engine"));
+    g_assert_cmpuint(qdict_get_int(dev, "vectors"), ==, 5);
+    g_assert_cmpuint(dict_uint(qdict_get_qdict(dev, "totals"), "fallbacks"),
+                     ==, 0);
+    for (i = 0; i < 5; i++) {
+        v = vec_of(dev, i);
+        g_assert_cmpstr(qdict_get_str(v, "state"), ==, "unused");
+        g_assert_false(qdict_haskey(v, "counters"));
+        g_assert_false(qdict_haskey(v, "virq"));
+    }
+    qobject_unref(rsp);
+    query_msix_error(qts, "{'device': 'vn0', 'first': 5}", "GenericError",
+                     "Device 'vn0' has vectors 0 to 4; 'first' is 5");
+    check_hmp_lines(qts, "info msix vn0", "vn0 (virtio-net-pci", 1);
+
+    qtest_qmp_device_del(qts, "vn0");
+    list = query_msix(qts, NULL, -1, -1, &rsp);
+    g_assert_cmpuint(qlist_size(list), ==, 0);
+    qobject_unref(rsp);
+    query_msix_error(qts, "{'device': 'vn0'}", "DeviceNotFound",
+                     "Device 'vn0' not found");
     qtest_quit(qts);
 }
 
@@ -954,6 +1537,11 @@ int main(int argc, char **argv)
     qtest_add_func("/msix-testdev/migration", test_migration);
     qtest_add_func("/msix-testdev/bad-input", test_bad_input);
     qtest_add_func("/msix-testdev/bad-properties", test_bad_properties);
+    qtest_add_func("/msix-testdev/query/counters", test_query_counters);
+    qtest_add_func("/msix-testdev/query/arguments", test_query_arguments);
+    qtest_add_func("/msix-testdev/query/fallback-events",
+                   test_query_fallback_events);
+    qtest_add_func("/msix-testdev/query/virtio", test_query_virtio);
 
     return g_test_run();
 }

@@ -350,6 +350,114 @@ static void test_attach_failure_falls_back(void)
     fake_cleanup(&f);
 }
 
+/* What the monitor's events would say: every move, in order */
+typedef struct Heard {
+    GString *log;
+} Heard;
+
+static void heard_fallback(void *opaque, unsigned vector, const char *reason)
+{
+    Heard *h = opaque;
+
+    g_string_append_printf(h->log, "fallback %u (%s);", vector, reason);
+}
+
+static void heard_restored(void *opaque, unsigned vector)
+{
+    Heard *h = opaque;
+
+    g_string_append_printf(h->log, "restored %u;", vector);
+}
+
+static const MSIXEventfdListener heard_listener = {
+    .fallback = heard_fallback,
+    .restored = heard_restored,
+};
+
+/*
+ * Every fallback is heard, with the vector and KVM's reason, where the
+ * log gets only the first; the return to KVM is heard once, when the
+ * irqfd is attached again; the counters agree.
+ */
+static void test_listener_route_failure(void)
+{
+    Heard h = { g_string_new("") };
+    MSIXEventfdStats st;
+    Fake f;
+
+    fake_init(&f, 2, true);
+    msix_eventfds_set_listener(f.s, &heard_listener, &h);
+    f.fail_route = true;
+    unmask(&f, 1);
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpstr(h.log->str, ==, "fallback 1 (fake: route table full);"
+                    "fallback 1 (fake: route table full);");
+
+    f.fail_route = false;
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpint(msix_eventfds_state(f.s, 1), ==, MSIX_EVENTFD_BYPASS);
+    /* A vector that never fell back is no news */
+    unmask(&f, 0);
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpstr(h.log->str, ==, "fallback 1 (fake: route table full);"
+                    "fallback 1 (fake: route table full);restored 1;");
+    stats_of(&f, 1, &st);
+    g_assert_cmpuint(st.fallbacks, ==, 2);
+    g_assert_cmpuint(st.restores, ==, 1);
+    g_assert_cmpuint(st.failures, ==, 2);
+    stats_of(&f, -1, &st);
+    g_assert_cmpuint(st.fallbacks, ==, 2);
+    g_assert_cmpuint(st.restores, ==, 1);
+
+    /* Without a listener the counters still count */
+    msix_eventfds_set_listener(f.s, NULL, NULL);
+    f.fail_route = true;
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    stats_of(&f, 1, &st);
+    g_assert_cmpuint(st.fallbacks, ==, 3);
+    g_assert_cmpstr(h.log->str, ==, "fallback 1 (fake: route table full);"
+                    "fallback 1 (fake: route table full);restored 1;");
+    g_assert_cmpint(msix_eventfds_virq(f.s, 1), ==, -1);
+    g_assert_cmpint(msix_eventfds_virq(f.s, 0), >=, 0);
+    fake_cleanup(&f);
+    g_string_free(h.log, true);
+}
+
+/* A refused commit and a refused irqfd are heard like a refused route */
+static void test_listener_commit_attach_failure(void)
+{
+    Heard h = { g_string_new("") };
+    Fake f;
+
+    fake_init(&f, 3, true);
+    msix_eventfds_set_listener(f.s, &heard_listener, &h);
+    f.fail_commit = true;
+    msix_eventfds_begin(f.s);
+    unmask(&f, 0);
+    unmask(&f, 2);
+    msix_eventfds_commit(f.s);
+    f.fail_commit = false;
+    f.fail_attach = true;
+    unmask(&f, 1);
+    g_assert_cmpstr(h.log->str, ==,
+                    "fallback 0 (fake: KVM_SET_GSI_ROUTING refused);"
+                    "fallback 2 (fake: KVM_SET_GSI_ROUTING refused);"
+                    "fallback 1 (fake: KVM_IRQFD refused);");
+    f.fail_attach = false;
+    msix_eventfds_mask(f.s, 2);
+    unmask(&f, 2);
+    g_assert_cmpstr(h.log->str, ==,
+                    "fallback 0 (fake: KVM_SET_GSI_ROUTING refused);"
+                    "fallback 2 (fake: KVM_SET_GSI_ROUTING refused);"
+                    "fallback 1 (fake: KVM_IRQFD refused);restored 2;");
+    fake_cleanup(&f);
+    g_string_free(h.log, true);
+}
+
 static void test_gicv2m_irqfd_follows_data(void)
 {
     Fake f;
@@ -625,6 +733,10 @@ int main(int argc, char **argv)
                     test_detach_failure_stays_bypass);
     g_test_add_func("/msix-eventfd/attach-failure",
                     test_attach_failure_falls_back);
+    g_test_add_func("/msix-eventfd/listener/route-failure",
+                    test_listener_route_failure);
+    g_test_add_func("/msix-eventfd/listener/commit-attach-failure",
+                    test_listener_commit_attach_failure);
     g_test_add_func("/msix-eventfd/gicv2m-follows-data",
                     test_gicv2m_irqfd_follows_data);
     g_test_add_func("/msix-eventfd/release-drops-pending",

@@ -31,6 +31,7 @@ typedef struct FakeHost {
     int raise_at_enable;        /* the device raises it once enabled */
     bool fail;
     MSIXEventfdState state_at_disable;  /* vector 0's, at host disable */
+    GString *refusals;          /* what VFIOMSIXHostOps.refused heard */
 } FakeHost;
 
 static void host_clear_triggers(FakeHost *h)
@@ -96,9 +97,18 @@ static void host_disable(void *opaque, VFIOMSIXMode mode)
     host_clear_triggers(h);
 }
 
+static void host_refused(void *opaque, unsigned first, unsigned count,
+                         const char *reason)
+{
+    FakeHost *h = opaque;
+
+    g_string_append_printf(h->refusals, "%u+%u (%s);", first, count, reason);
+}
+
 static const VFIOMSIXHostOps host_ops = {
     .set_triggers = host_set_triggers,
     .disable = host_disable,
+    .refused = host_refused,
 };
 
 static FakeHost *host_new(unsigned nr)
@@ -107,6 +117,7 @@ static FakeHost *host_new(unsigned nr)
 
     host_clear_triggers(h);
     h->raise_at_enable = -1;
+    h->refusals = g_string_new("");
     fake_init(&h->f, nr, true);
     h->e = vfio_msix_engine_new("fake", h->f.s, &host_ops, h);
     return h;
@@ -119,6 +130,7 @@ static void host_free(FakeHost *h)
     h->f.s = NULL;
     qemu_event_destroy(&h->f.latched);
     qemu_mutex_destroy(&h->f.lock);
+    g_string_free(h->refusals, true);
     g_free(h);
 }
 
@@ -388,6 +400,8 @@ static void test_host_failure(void)
     /* Refused once, not retried on every unmask */
     g_assert_cmpuint(st.host_failures, ==, 1);
     g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==, VFIO_MSIX_MODE_OFF);
+    g_assert_cmpstr(h->refusals->str, ==, "0+4 (cannot enable MSI-X in the "
+                    "host: fake: no host vectors left);");
 
     /* Disable and enable again: retried, and this time it works */
     guest_msix_off(h);
@@ -638,6 +652,9 @@ static void test_host_partial(void)
         g_assert_cmpint(msix_eventfds_state(h->f.s, i), ==,
                         MSIX_EVENTFD_UNUSED);
     }
+    g_assert_cmpstr(h->refusals->str, ==, "3+5 (the host has 3 of the 8 "
+                    "MSI-X vectors the guest enabled: vectors 3-7 stay "
+                    "silent);");
     device_raise(h, 2);
     g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
     host_free(h);
@@ -657,6 +674,13 @@ static void test_vector_refused_once(void)
     g_assert_cmpuint(h->set_irqs, ==, 2);
     vfio_msix_engine_get_stats(h->e, &st);
     g_assert_cmpuint(st.host_refused, ==, 1);
+    /* Each refusal is heard, not only the first the log reports */
+    set_vector(h, 7, true);
+    g_assert_cmpstr(h->refusals->str, ==,
+                    "6+1 (cannot allocate host MSI-X vector 6: "
+                    "fake: no host vector 6);"
+                    "7+1 (cannot allocate host MSI-X vector 7: "
+                    "fake: no host vector 7);");
     host_free(h);
 }
 

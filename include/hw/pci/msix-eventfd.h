@@ -42,7 +42,21 @@ typedef struct MSIXEventfdStats {
     uint64_t irqfd_attach;
     uint64_t irqfd_detach;
     uint64_t failures;          /* route or irqfd failures */
+    uint64_t fallbacks;         /* went to QEMU: KVM refused it */
+    uint64_t restores;          /* went back to KVM after a fallback */
+    uint64_t pending;           /* signals latched, not yet delivered */
 } MSIXEventfdStats;
+
+/*
+ * Who hears of a vector's moves between KVM and QEMU (the monitor's
+ * events).  Called with the BQL held.
+ */
+typedef struct MSIXEventfdListener {
+    /* KVM refused @vector's route, commit or irqfd: QEMU serves it */
+    void (*fallback)(void *opaque, unsigned vector, const char *reason);
+    /* @vector, which had fallen back, is KVM's again */
+    void (*restored)(void *opaque, unsigned vector);
+} MSIXEventfdListener;
 
 /*
  * The interrupt controller side.  All callbacks but @latched run with the
@@ -111,7 +125,13 @@ void msix_eventfds_stop_poller(MSIXEventfds *s);
  */
 void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops);
 
+/* Tell @l of fallbacks and restores from now on; NULL: nobody */
+void msix_eventfds_set_listener(MSIXEventfds *s, const MSIXEventfdListener *l,
+                                void *opaque);
+
 unsigned msix_eventfds_nr(MSIXEventfds *s);
+/* @vector's KVM route, or -1 */
+int msix_eventfds_virq(MSIXEventfds *s, unsigned vector);
 EventNotifier *msix_eventfds_notifier(MSIXEventfds *s, unsigned vector);
 MSIXEventfdState msix_eventfds_state(MSIXEventfds *s, unsigned vector);
 

@@ -96,9 +96,20 @@ count_windows() {
     }' $tr/trace
 }
 
-bdf=$(nested_find_device 1b36:00f0) || fail "no msix-testdev"
-nested_bind_vfio "$bdf"
-say "bound $bdf group=$group"
+# Every msix-testdev L0 has (vmsix.devices, one unless a run asks for
+# more), each behind a root port of its own in L2.
+devices=
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1b36:0x00f0 ] || continue
+    bdf=${d##*/}
+    nested_bind_vfio "$bdf"
+    say "bound $bdf group=$group"
+    devices="$devices $bdf"
+done
+# shellcheck disable=SC2086
+set -- $devices
+[ $# -gt 0 ] || fail "no msix-testdev"
+[ $# = "$(arg devices)" ] || fail "$# msix-testdevs, not $(arg devices)"
 
 # The payload's deadlines and raiser period are widened for L2 on KVM on
 # TCG: it is much slower than a direct run, not differently correct.
@@ -111,14 +122,25 @@ trace=$NESTED_L1_TRACE
 # shellcheck disable=SC2086
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
-    -kernel /l2/payload.img -append "$l2args" $trace \
-    -device pcie-root-port,id=rp,chassis=1 \
-    -device "vfio-pci,host=$bdf,bus=rp"
+    -kernel /l2/payload.img -append "$l2args" $trace
+n=0
+for bdf in $devices; do
+    n=$((n + 1))
+    set -- "$@" -device "pcie-root-port,id=rp$n,chassis=$n" \
+        -device "vfio-pci,host=$bdf,bus=rp$n"
+done
 # The fork also traces each pending MSI it hands to KVM at an unmask, and
 # when it stops and starts trapping the PBA.
 [ "$(arg flavor)" = fork ] &&
     set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*'
+# ...and, with several devices, each vector KVM has no route for.
+[ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ] &&
+    set -- "$@" -trace msix_eventfds_fallback
 
+# The fork keeps an eventfd per vector: three devices of 2048 need more
+# than the 4096 files a process gets from the kernel by default (systemd
+# and libvirt give QEMU far more).
+ulimit -n 65536 || fail "ulimit -n 65536"
 say "qemu $*"
 trace_ioctls
 mkfifo /tmp/l2-input
