@@ -90,6 +90,9 @@ native() {
     apt_install build-essential dpkg-dev git ccache pkg-config python3 python3-venv \
             ninja-build flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev \
             libslirp-dev perl ipxe-qemu qemu-efi-aarch64 xz-utils
+    # virt-xml-validate for the checkpatch tier's libvirt-xml test; it
+    # runs xmllint, which libvirt-clients does not depend on.
+    apt_install libvirt-clients libxml2-utils
     meson_ok || install_backports meson
     install_backports python3-pycotap
     meson_ok || die "meson >= 1.5 is needed; bookworm-backports did not provide it"
