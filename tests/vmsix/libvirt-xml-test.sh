@@ -19,8 +19,11 @@ done
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-ver=$(dpkg-query -W -f='${Version}' libvirt0 2>/dev/null || echo unknown)
-echo "libvirt schema: libvirt0 $ver"
+# The schema's package: libvirt0 on bookworm, libvirt-common from 10.x
+rng=/usr/share/libvirt/schemas/domain.rng
+pkg=$(dpkg-query -S "$rng" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+echo "libvirt schema: $rng of ${pkg:-no package}" \
+     "$(dpkg-query -W -f='${Version}' "${pkg:-libvirt0}" 2>/dev/null || true)"
 
 validate() {        # validate FILE: virt-xml-validate's verdict, shown
     local rc=0
