@@ -146,10 +146,16 @@ trace_ioctls
 mkfifo /tmp/l2-input
 exec 3<>/tmp/l2-input
 cr=$(printf '\r')
-{
-    /bin/qemu-system-aarch64 "$@" <&3 2>&1
-    echo $? > /tmp/l2.rc
-} | relay
+# QEMU's stdout and stderr go into one pipe, in the order QEMU writes
+# them, but each opened on its own: QEMU makes its -serial stdio output
+# non-blocking, and a stderr sharing that open file would drop trace
+# lines (EAGAIN) whenever the relay falls behind.
+mkfifo /tmp/l2-output
+relay < /tmp/l2-output &
+relay_pid=$!
+/bin/qemu-system-aarch64 "$@" <&3 >/tmp/l2-output 2>/tmp/l2-output
+echo $? > /tmp/l2.rc
+wait $relay_pid
 say "l2-exit $(cat /tmp/l2.rc)"
 count_windows
 dmesg | grep -iE 'vfio|smmu|its' | tail -n 10 | sed 's/^/L1-DMESG-END| /'
