@@ -2,6 +2,7 @@
 # Configure (once) and build qemu-system-aarch64 from a prepared tree.
 #
 # usage: vmsix/build-qemu.sh fork|stock native|cross [ninja targets...]
+#        vmsix/build-qemu.sh fork asan [ninja targets...]
 #        vmsix/build-qemu.sh fork x86 ninja targets...
 #
 #   native: x86_64 host, TCG + KVM + qtest, for the qtests and L0
@@ -23,7 +24,7 @@ kind=${2:-}
 shift 2 || true
 case "$flavor/$kind" in
 fork/native|fork/cross|stock/native|stock/cross|fork/x86|fork/asan) ;;
-*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...], or fork x86 targets..." ;;
+*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...], fork asan [targets...], or fork x86 targets..." ;;
 esac
 
 src="$VMSIX_BUILD/src/$flavor"
@@ -49,7 +50,7 @@ native)
     ;;
 asan)
     command -v clang >/dev/null ||
-        vmsix_die "clang is missing: run vmsix/deps.sh as root"
+        vmsix_die "clang is missing: run vmsix/deps.sh sanitize as root"
     # -fno-sanitize-recover: a UBSan report ends the process, so the test
     # that triggered it fails instead of printing a line nobody reads.
     # --enable-fuzzing instruments hw/ for libFuzzer and adds

@@ -56,7 +56,7 @@ mkdir -p "$work/corpus"
 vmsix_sanitizer_env
 vmsix_info "fuzzing $name for $secs s from $(ls "$seeds" | wc -l) seeds"
 rc=0
-"${cmd[@]}" -max_total_time="$secs" -print_final_stats=1 \
+"${cmd[@]}" -max_total_time="$secs" -print_final_stats=1 -print_coverage=1 \
     -artifact_prefix="$work/" "$work/corpus" "$seeds" >"$work/log" 2>&1 || rc=$?
 
 # libFuzzer's last status line ("#N DONE cov: C ft: F corp: K/S ...")
@@ -64,6 +64,7 @@ rc=0
 last=$(grep -E '^#[0-9]+' "$work/log" | tail -n1 || true)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log")
+inited=$(grep -E '^#[0-9]+[[:space:]]+INITED' "$work/log" | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1, ft \2/p' | head -n1)
 cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
@@ -72,4 +73,20 @@ if [ "$rc" -ne 0 ] || grep -qE '^==[0-9]+==ERROR|runtime error:|fuzz-msix-engine
     ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null >&2 || true
     vmsix_die "fuzz $name: failed (status $rc) after ${execs:-?} executions; the whole log is $work/log"
 fi
-echo "fuzz $name: ${execs:-?} executions in $secs s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} (seeds: $(ls "$seeds" | wc -l))"
+# How much of the patched files the run reached: libFuzzer's COVERED_FUNC
+# and UNCOVERED_FUNC lines give each function's edges ("edges: A/B") and
+# file; summed per file
+reached=$(awk '/^(UN)?COVERED_FUNC: / {
+        split($5, e, "/")
+        file = $NF
+        sub(/:[0-9]+$/, "", file)
+        sub(/.*\/src\/fork\//, "", file)
+        if (file ~ /^hw\/(pci\/msix|pci\/msi\.c|virtio\/virtio-pci|misc\/msix-testdev|vfio\/msix-engine|intc\/arm_gicv3_its\.c)/) {
+            hit[file] += e[1]
+            all[file] += e[2]
+        }
+    }
+    END { for (f in hit) printf "%s %d/%d edges\n", f, hit[f], all[f] }' "$work/log" |
+    sort | paste -sd ';' | sed 's/;/; /g')
+[ -z "$reached" ] || echo "fuzz $name: functions reached: $reached"
+echo "fuzz $name: ${execs:-?} executions in $secs s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}; from the $(ls "$seeds" | wc -l) seeds alone: ${inited:-?}"

@@ -6,16 +6,17 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The input is a device (MSI-X table size, MSI vectors, host vector
- * policy) and a sequence of what the guest, the device, the host and KVM
- * do: guest writes of any size and offset to the MSI-X table and to the
- * MSI and MSI-X capabilities, PBA and capability reads, device raises,
- * the host's answers to VFIO_DEVICE_SET_IRQS (success, fewer vectors,
- * refusal) and KVM's to routes, route commits and irqfds.  The guest's
- * registers are kept here as the PCI core keeps them; what a write
- * changes is passed to the reference model of msix-model.c, which drives
- * the engine as vfio-pci does.  After every operation the host and the
- * counters are checked, at the end every vector is unmasked and every
- * raise since its last delivery must have been delivered exactly once.
+ * policy, in-kernel irqchip or not, GICv2m or ITS routes) and a sequence
+ * of what the guest, the device, the host and KVM do: guest writes of
+ * any size and offset to the MSI-X table and to the MSI and MSI-X
+ * capabilities, PBA and capability reads, device raises, the host's
+ * answers to VFIO_DEVICE_SET_IRQS (success, fewer vectors, refusal) and
+ * KVM's to routes, route commits and irqfds.  The guest's registers are
+ * kept here as the PCI core keeps them; what a write changes is passed
+ * to the reference model of msix-model.c, which drives the engine as
+ * vfio-pci does.  After every operation the host and the counters are
+ * checked, at the end every vector is unmasked and every raise since
+ * its last delivery must have been delivered exactly once.
  * A failed check aborts, which libFuzzer reports as a crash.
  *
  * docs/devel/vmsix-workflow.rst says how to run it (the "fuzz" tier).
@@ -355,13 +356,15 @@ static void check(char *what, const char *when)
 
 static void guest_init(Guest *g, Input *in)
 {
-    uint8_t b = next(in);
+    uint8_t b = next(in), irq = next(in);
     unsigned v;
 
     memset(g, 0, sizeof(*g));
     g->table = 1 + b % MODEL_MAX_VECTORS;
-    g->msi_max = 1u << (next(in) % 6);
-    model_init(&g->m, MAX(g->table, g->msi_max));
+    g->msi_max = 1u << ((irq & 7) % 6);
+    /* Without an in-kernel irqchip, or with GICv2m's routes by data */
+    model_init(&g->m, MAX(g->table, g->msi_max), !(irq & 0x80));
+    g->m.h->f.gicv2m = irq & 0x40;
     g->m.alloc = b & 0x80 ? VFIO_MSIX_ALLOC_VECTOR : VFIO_MSIX_ALLOC_TABLE;
     /* Reset state: every entry masked, MMC in the MSI control word */
     for (v = 0; v < g->table; v++) {

@@ -38,6 +38,7 @@ static int host_set_triggers(void *opaque, VFIOMSIXMode mode, unsigned start,
     }
     if (h->fail) {
         h->set_irqs_failed++;
+        h->enable_refused |= h->mode == VFIO_MSIX_MODE_OFF;
         error_setg(errp, "fake: no host vectors left");
         return -ENOSPC;
     }
@@ -51,6 +52,7 @@ static int host_set_triggers(void *opaque, VFIOMSIXMode mode, unsigned start,
         return -ENOSPC;
     }
     h->mode = mode;
+    h->enable_refused = false;
     for (i = 0; i < count; i++) {
         if (h->trigger[start + i] >= 0 && h->trigger[start + i] != fds[i]) {
             h->changed_triggers++;
@@ -83,15 +85,20 @@ static const VFIOMSIXHostOps host_ops = {
     .disable = host_disable,
 };
 
-FakeHost *host_new(unsigned nr)
+FakeHost *host_new_kvm(unsigned nr, bool kvm)
 {
     FakeHost *h = g_new0(FakeHost, 1);
 
     host_clear_triggers(h);
     h->raise_at_enable = -1;
-    fake_init(&h->f, nr, true);
+    fake_init(&h->f, nr, kvm);
     h->e = vfio_msix_engine_new("fake", h->f.s, &host_ops, h);
     return h;
+}
+
+FakeHost *host_new(unsigned nr)
+{
+    return host_new_kvm(nr, true);
 }
 
 void host_free(FakeHost *h)
@@ -164,11 +171,11 @@ void guest_msi_on(FakeHost *h, unsigned nr)
 }
 
 
-void model_init(Model *m, unsigned vectors)
+void model_init(Model *m, unsigned vectors, bool kvm)
 {
     g_assert_cmpuint(vectors, <=, MODEL_MAX_VECTORS);
     memset(m, 0, sizeof(*m));
-    m->h = host_new(vectors);
+    m->h = host_new_kvm(vectors, kvm);
     m->vectors = vectors;
 }
 
@@ -362,7 +369,10 @@ char *model_check_host(Model *m)
 {
     FakeHost *h = m->h;
 
-    if (h->mode != m->mode || h->wrong_index || h->intx_refused) {
+    /* A mode the host refused stays off there until the next enable */
+    if ((h->mode != m->mode &&
+         !(h->mode == VFIO_MSIX_MODE_OFF && h->enable_refused)) ||
+        h->wrong_index || h->intx_refused) {
         return g_strdup_printf(
             "host index %d for mode %d, %u calls to the wrong index, "
             "%u INTx refused", h->mode, m->mode, h->wrong_index,

@@ -43,9 +43,12 @@ typedef struct FakeHost {
     unsigned limit;             /* vectors the host has; 0: enough */
     int raise_at_enable;        /* the device raises it once enabled */
     bool fail;
+    bool enable_refused;        /* the last enable failed: the index is off */
     MSIXEventfdState state_at_disable;  /* vector 0's, at host disable */
 } FakeHost;
 
+/* @kvm: an in-kernel irqchip, else the main loop serves every vector */
+FakeHost *host_new_kvm(unsigned nr, bool kvm);
 FakeHost *host_new(unsigned nr);
 void host_free(FakeHost *h);
 void set_vector(FakeHost *h, unsigned vector, bool unmasked);
@@ -75,7 +78,7 @@ typedef struct Model {
     uint64_t core_sent;         /* pending bits the PCI core delivered */
 } Model;
 
-void model_init(Model *m, unsigned vectors);
+void model_init(Model *m, unsigned vectors, bool kvm);
 void model_destroy(Model *m);
 
 bool model_unmasked(Model *m, unsigned v);

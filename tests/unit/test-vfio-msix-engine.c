@@ -611,7 +611,7 @@ static void test_model(void)
     unsigned ops[8];
     Model m;
 
-    model_init(&m, MODEL_VECTORS);
+    model_init(&m, MODEL_VECTORS, true);
     model_walk(&m, ops, 0, max);
     g_test_message("%u sequences of up to %u operations on %u vectors",
                    m.sequences, max, MODEL_VECTORS);
