@@ -26,6 +26,7 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "msix-model.h"
+#include "libfuzzer.h"
 
 #define ENTRY_SIZE 16
 #define MSIX_CAP_SIZE 12
@@ -372,9 +373,6 @@ static void guest_init(Guest *g, Input *in)
     }
     g->msi_cap[MSI_CTRL] = ctz32(g->msi_max) << 1;
 }
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
