@@ -2,6 +2,7 @@
 # Configure (once) and build qemu-system-aarch64 from a prepared tree.
 #
 # usage: vmsix/build-qemu.sh fork|stock native|cross [ninja targets...]
+#        vmsix/build-qemu.sh fork asan [ninja targets...]
 #        vmsix/build-qemu.sh fork x86 ninja targets...
 #
 #   native: x86_64 host, TCG + KVM + qtest, for the qtests and L0
@@ -10,6 +11,9 @@
 #           whole: tests/vmsix/kvm-x86-build.sh compiles generic KVM code
 #           of the patches in it, on the architecture whose GSIs have
 #           several routes (PIC and IOAPIC)
+#   asan:   fork only: native's configuration built by clang with ASan,
+#           UBSan (a report aborts) and libFuzzer instrumentation, for
+#           the sanitize and fuzz tiers (qemu-fuzz-aarch64 is its fuzzer)
 #
 # Every build goes through ccache; its cache lives beside the base cache.
 set -euo pipefail
@@ -19,8 +23,8 @@ flavor=${1:-}
 kind=${2:-}
 shift 2 || true
 case "$flavor/$kind" in
-fork/native|fork/cross|stock/native|stock/cross|fork/x86) ;;
-*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...], or fork x86 targets..." ;;
+fork/native|fork/cross|stock/native|stock/cross|fork/x86|fork/asan) ;;
+*) vmsix_die "usage: vmsix/build-qemu.sh fork|stock native|cross [targets...], fork asan [targets...], or fork x86 targets..." ;;
 esac
 
 src="$VMSIX_BUILD/src/$flavor"
@@ -42,6 +46,18 @@ common=(--target-list=aarch64-softmmu
 case "$kind" in
 native)
     args=("${common[@]}" --enable-tcg --enable-slirp)
+    env=()
+    ;;
+asan)
+    command -v clang >/dev/null ||
+        vmsix_die "clang is missing: run vmsix/deps.sh sanitize as root"
+    # -fno-sanitize-recover: a UBSan report ends the process, so the test
+    # that triggered it fails instead of printing a line nobody reads.
+    # --enable-fuzzing instruments hw/ for libFuzzer and adds
+    # qemu-fuzz-aarch64; the same objects run the unit tests and qtests.
+    args=("${common[@]}" --enable-tcg --enable-slirp --cc=clang --cxx=clang++
+          --enable-asan --enable-ubsan --enable-fuzzing
+          --extra-cflags=-fno-sanitize-recover=undefined)
     env=()
     ;;
 cross)

@@ -11,10 +11,11 @@ usage: ./qemu-vmsix COMMAND
                     MSI-X from a NIC passed through with vfio-pci (nested)
   test [TIER...]    build what the tiers need and run them (default: all):
                     unit qtest build checkpatch payload nested;
-                    nested-full (the slower nested scenarios) only when
-                    named
+                    nested-full (the slower nested scenarios), sanitize
+                    (ASan, UBSan, LSan) and fuzz (VMSIX_FUZZ_TIME
+                    seconds a fuzzer) only when named
   build [TARGET...] build fork-native (default), stock-native, fork-cross,
-                    stock-cross
+                    stock-cross, fork-asan
   prepare [--discard]   prepare the fork tree in _build/src/fork
   refresh           turn commits in _build/src/fork back into overlay
                     files and patches/ (docs/devel/vmsix-workflow.rst)
@@ -68,10 +69,14 @@ run_tests() {
         payload) targets+=(fork-native payload) ;;
         nested) targets+=(fork-native fork-cross stock-cross payload) ;;
         nested-full) targets+=(fork-native fork-cross stock-cross payload) ;;
-        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, payload, nested, nested-full)" ;;
+        sanitize|fuzz) targets+=(fork-asan) ;;
+        *) vmsix_die "unknown tier '$t' (unit, qtest, build, checkpatch, payload, nested, nested-full, sanitize, fuzz)" ;;
         esac
     done
     setup
+    case " ${tiers[*]} " in
+    *" sanitize "*|*" fuzz "*) "$VMSIX_TOP/vmsix/deps.sh" sanitize ;;
+    esac
     # Build failures are reported by the tests that need the binaries.
     build $(printf '%s\n' "${targets[@]}" | sort -u) || true
     local args=()

@@ -2,7 +2,11 @@
 # Install what qemu-vmsix needs on Debian 12, as root.  Safe to run again:
 # it only adds apt sources and packages that are missing.
 #
-# usage: vmsix/deps.sh [native|cross|guest|all]...   (default: all)
+# usage: vmsix/deps.sh [native|cross|guest|sanitize|all]...   (default: all)
+#
+# sanitize (clang and its sanitizer and libFuzzer runtimes, for the
+# fork-asan build of the sanitize and fuzz tiers) is not in all: only
+# those tiers need it.
 set -euo pipefail
 
 die() { echo "vmsix deps: $*" >&2; exit 1; }
@@ -119,6 +123,12 @@ cross_libfdt() {
     rm -rf "$tmp"
 }
 
+# The fork-asan build: clang, and compiler-rt's ASan, UBSan, LSan and
+# libFuzzer runtimes, which Debian ships apart from the compiler
+sanitize() {
+    apt_install clang libclang-rt-dev
+}
+
 # Guest images: arm64 packages are downloaded and unpacked, never
 # installed, so only the tools that build the images are needed here.
 guest() {
@@ -132,7 +142,8 @@ for what in "$@"; do
     native) native ;;
     cross) cross ;;
     guest) guest ;;
+    sanitize) sanitize ;;
     all) native; cross; guest ;;
-    *) die "unknown component '$what' (native, cross, guest, all)" ;;
+    *) die "unknown component '$what' (native, cross, guest, sanitize, all)" ;;
     esac
 done

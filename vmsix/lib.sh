@@ -86,3 +86,14 @@ vmsix_use_ccache() {
     *) export PATH="/usr/lib/ccache:$PATH" ;;
     esac
 }
+
+# The sanitizers' settings of the sanitize and fuzz tiers: any report
+# ends the process with an error, leaks are looked for at exit (a QEMU
+# that leaks fails its qtest: libqtest checks its exit status), and the
+# leaks that upstream code has on stock too are suppressed by name in
+# tests/sanitize/lsan.supp, which says why.
+vmsix_sanitizer_env() {
+    export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1:detect_stack_use_after_return=0"
+    export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1"
+    export LSAN_OPTIONS="suppressions=$VMSIX_TOP/tests/sanitize/lsan.supp:print_suppressions=0"
+}

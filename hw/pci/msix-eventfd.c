@@ -607,6 +607,7 @@ static void drop_unused(MSIXEventfdVector *v)
 void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
+    bool latched, pending;
 
     if (v->state == MSIX_EVENTFD_UNUSED) {
         drop_unused(v);
@@ -619,8 +620,10 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     }
     release_route(v);
     latch_drained(v);
-    if (take_latched(s, vector) |
-        (s->ops->take_pending && s->ops->take_pending(s->opaque, vector))) {
+    /* Both are cleared: neither may come back at the next enable */
+    latched = take_latched(s, vector);
+    pending = s->ops->take_pending && s->ops->take_pending(s->opaque, vector);
+    if (latched || pending) {
         v->signals = MAX(v->signals, 1);
     }
     v->stats.dropped += v->signals;

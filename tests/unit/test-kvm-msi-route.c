@@ -51,17 +51,31 @@ static unsigned int fake_find(const FakeKVM *kvm, uint32_t gsi,
     return n;
 }
 
+/*
+ * The table compares whole entries, as kvm-all.c's callers zero theirs:
+ * a designated initializer of one union member leaves the union's other
+ * bytes unspecified (clang does not zero them), so zero the entry first.
+ */
+static struct kvm_irq_routing_entry zeroed_entry(uint32_t gsi, uint32_t type)
+{
+    struct kvm_irq_routing_entry e;
+
+    memset(&e, 0, sizeof(e));
+    e.gsi = gsi;
+    e.type = type;
+    return e;
+}
+
 static struct kvm_irq_routing_entry msi_entry(uint32_t gsi, uint32_t data,
                                               uint32_t devid)
 {
-    return (struct kvm_irq_routing_entry) {
-        .gsi = gsi,
-        .type = KVM_IRQ_ROUTING_MSI,
-        .flags = KVM_MSI_VALID_DEVID,
-        .u.msi.address_lo = 0x08090040,
-        .u.msi.data = data,
-        .u.msi.devid = devid,
-    };
+    struct kvm_irq_routing_entry e = zeroed_entry(gsi, KVM_IRQ_ROUTING_MSI);
+
+    e.flags = KVM_MSI_VALID_DEVID;
+    e.u.msi.address_lo = 0x08090040;
+    e.u.msi.data = data;
+    e.u.msi.devid = devid;
+    return e;
 }
 
 /*
@@ -79,12 +93,12 @@ static struct kvm_irq_routing_entry irqchip_entry(uint32_t gsi,
                                                   uint32_t irqchip,
                                                   uint32_t pin)
 {
-    return (struct kvm_irq_routing_entry) {
-        .gsi = gsi,
-        .type = KVM_IRQ_ROUTING_IRQCHIP,
-        .u.irqchip.irqchip = irqchip,
-        .u.irqchip.pin = pin,
-    };
+    struct kvm_irq_routing_entry e = zeroed_entry(gsi,
+                                                  KVM_IRQ_ROUTING_IRQCHIP);
+
+    e.u.irqchip.irqchip = irqchip;
+    e.u.irqchip.pin = pin;
+    return e;
 }
 
 static void table_setup(KVMRouteTable *t, FakeKVM *kvm, unsigned int n)

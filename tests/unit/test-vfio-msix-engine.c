@@ -9,194 +9,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
-#include "hw/vfio/msix-engine.h"
-#include "msix-fake.h"
-
-/*
- * The host: counts VFIO_DEVICE_SET_IRQS, checks triggers never change,
- * and refuses what the kernel refuses: a call on one IRQ index while
- * another is on, INTx while MSI or MSI-X is on.
- */
-typedef struct FakeHost {
-    Fake f;
-    VFIOMSIXEngine *e;
-    VFIOMSIXMode mode;          /* the IRQ index that is on */
-    int32_t trigger[FAKE_MAX_VECTORS];
-    unsigned set_irqs;
-    unsigned disables;
-    unsigned changed_triggers;  /* a live trigger replaced */
-    unsigned wrong_index;       /* refused: another index is on */
-    unsigned intx_refused;      /* INTx set up while MSI or MSI-X is on */
-    unsigned limit;             /* vectors the host has; 0: enough */
-    int raise_at_enable;        /* the device raises it once enabled */
-    bool fail;
-    MSIXEventfdState state_at_disable;  /* vector 0's, at host disable */
-    GString *refusals;          /* what VFIOMSIXHostOps.refused heard */
-} FakeHost;
-
-static void host_clear_triggers(FakeHost *h)
-{
-    unsigned i;
-
-    for (i = 0; i < FAKE_MAX_VECTORS; i++) {
-        h->trigger[i] = -1;
-    }
-}
-
-static int host_set_triggers(void *opaque, VFIOMSIXMode mode, unsigned start,
-                             unsigned count, const int32_t *fds,
-                             Error **errp)
-{
-    FakeHost *h = opaque;
-    unsigned i;
-
-    h->set_irqs++;
-    g_assert_cmpint(mode, !=, VFIO_MSIX_MODE_OFF);
-    if (h->mode != VFIO_MSIX_MODE_OFF && h->mode != mode) {
-        h->wrong_index++;
-        error_setg(errp, "fake: EINVAL, another IRQ index is on");
-        return -EINVAL;
-    }
-    if (h->fail) {
-        error_setg(errp, "fake: no host vectors left");
-        return -ENOSPC;
-    }
-    if (h->limit && start + count > h->limit) {
-        if (h->mode == VFIO_MSIX_MODE_OFF) {
-            /* The kernel's enable: how many it has, and nothing on */
-            return h->limit;
-        }
-        error_setg(errp, "fake: no host vector %u", start + count - 1);
-        return -ENOSPC;
-    }
-    h->mode = mode;
-    for (i = 0; i < count; i++) {
-        if (h->trigger[start + i] >= 0 && h->trigger[start + i] != fds[i]) {
-            h->changed_triggers++;
-        }
-        h->trigger[start + i] = fds[i];
-    }
-    /* A device with an interrupt pending fires as soon as it can */
-    if (h->raise_at_enable >= start && h->raise_at_enable < start + count &&
-        h->trigger[h->raise_at_enable] >= 0) {
-        fake_raise(&h->f, h->raise_at_enable);
-    }
-    return 0;
-}
-
-static void host_disable(void *opaque, VFIOMSIXMode mode)
-{
-    FakeHost *h = opaque;
-
-    if (h->mode != mode) {
-        h->wrong_index++;
-    }
-    h->disables++;
-    h->state_at_disable = msix_eventfds_state(h->f.s, 0);
-    h->mode = VFIO_MSIX_MODE_OFF;
-    host_clear_triggers(h);
-}
-
-static void host_refused(void *opaque, unsigned first, unsigned count,
-                         const char *reason)
-{
-    FakeHost *h = opaque;
-
-    g_string_append_printf(h->refusals, "%u+%u (%s);", first, count, reason);
-}
-
-static const VFIOMSIXHostOps host_ops = {
-    .set_triggers = host_set_triggers,
-    .disable = host_disable,
-    .refused = host_refused,
-};
-
-static FakeHost *host_new(unsigned nr)
-{
-    FakeHost *h = g_new0(FakeHost, 1);
-
-    host_clear_triggers(h);
-    h->raise_at_enable = -1;
-    h->refusals = g_string_new("");
-    fake_init(&h->f, nr, true);
-    h->e = vfio_msix_engine_new("fake", h->f.s, &host_ops, h);
-    return h;
-}
-
-static void host_free(FakeHost *h)
-{
-    /* The engine frees the eventfds */
-    vfio_msix_engine_free(h->e);
-    h->f.s = NULL;
-    qemu_event_destroy(&h->f.latched);
-    qemu_mutex_destroy(&h->f.lock);
-    g_string_free(h->refusals, true);
-    g_free(h);
-}
-
-static void set_vector(FakeHost *h, unsigned vector, bool unmasked)
-{
-    vfio_msix_engine_set_vector(h->e, vector, unmasked, h->f.v[vector].msg);
-}
-
-/* The device signals @vector: only through a trigger the host holds */
-static void device_raise(FakeHost *h, unsigned vector)
-{
-    if (h->trigger[vector] >= 0) {
-        fake_raise(&h->f, vector);
-    }
-}
-
-/* What vfio-pci does next when the guest turned MSI or MSI-X off */
-static void owner_intx_on(FakeHost *h)
-{
-    if (h->mode != VFIO_MSIX_MODE_OFF) {
-        h->intx_refused++;
-    }
-}
-
-/* The guest cleared MSI-X Enable, in the batch of its config write */
-static void guest_msix_off(FakeHost *h)
-{
-    unsigned i;
-
-    vfio_msix_engine_begin(h->e);
-    vfio_msix_engine_disable(h->e);
-    owner_intx_on(h);
-    vfio_msix_engine_commit(h->e);
-    for (i = 0; i < h->f.nr; i++) {
-        h->f.v[i].since = 0;
-    }
-}
-
-/* Linux's pci_enable_msix(): enable with every vector masked */
-static void guest_enable_alloc(FakeHost *h, VFIOMSIXAlloc alloc)
-{
-    vfio_msix_engine_begin(h->e);
-    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSIX, h->f.nr, alloc, NULL);
-    h->f.msi_nr = 0;
-    vfio_msix_engine_commit(h->e);
-}
-
-static void guest_enable(FakeHost *h)
-{
-    guest_enable_alloc(h, VFIO_MSIX_ALLOC_TABLE);
-}
-
-/* MSI on with @nr vectors, each unmasked, in one config write */
-static void guest_msi_on(FakeHost *h, unsigned nr)
-{
-    unsigned i;
-
-    vfio_msix_engine_begin(h->e);
-    vfio_msix_engine_enable(h->e, VFIO_MSIX_MODE_MSI, nr,
-                            VFIO_MSIX_ALLOC_TABLE, NULL);
-    h->f.msi_nr = nr;
-    for (i = 0; i < nr; i++) {
-        set_vector(h, i, true);
-    }
-    vfio_msix_engine_commit(h->e);
-}
+#include "msix-model.h"
 
 static void test_table_alloc_mask_unmask(void)
 {
@@ -720,7 +533,7 @@ static void test_maskall_clear_pending_once(void)
 /*
  * Exhaustive small model: every sequence of up to MODEL_DEPTH operations
  * on MODEL_VECTORS vectors, then every vector unmasked in the mode the
- * sequence left on.
+ * sequence left on (the model and its checks are msix-model.c's).
  * The operations are the guest's (vector masks, the function mask,
  * message changes, MSI on with one or two vectors, MSI-X on, off, a
  * Multiple Message Enable shrink), the device's raises through the
@@ -728,9 +541,10 @@ static void test_maskall_clear_pending_once(void)
  * enable gets fewer vectors, route commits refused, a device that fires
  * as soon as the host turns the mode on).  Checked after each
  * operation: the host's IRQ index is the mode's, no call went to the
- * wrong index, INTx was never set up with MSI or MSI-X on.  At the end:
- * no delivery without a raise since the vector's previous one, none with
- * a stale message, and every raise since the last delivery delivered.
+ * wrong index, INTx was never set up with MSI or MSI-X on, the counters
+ * add up.  At the end: no delivery without a raise since the vector's
+ * previous one, none with a stale message, and every raise since the
+ * last delivery delivered.
  */
 #define MODEL_VECTORS 3
 
@@ -755,94 +569,6 @@ enum {
     MODEL_OPS,
 };
 
-typedef struct Model {
-    FakeHost *h;
-    VFIOMSIXMode mode;
-    unsigned nr;
-    bool vmasked[MODEL_VECTORS];
-    bool fmasked;
-    unsigned sequences;
-} Model;
-
-static bool model_unmasked(Model *m, unsigned v)
-{
-    return !m->vmasked[v] && (m->mode == VFIO_MSIX_MODE_MSI || !m->fmasked);
-}
-
-/*
- * msix_handle_mask_update() and msi_write_config(): the PCI core sends
- * the pending bit of a vector the guest unmasked itself.
- */
-static void model_core_sends_pending(Model *m, unsigned v)
-{
-    FakeVector *fv = &m->h->f.v[v];
-
-    if (model_unmasked(m, v) && fv->pba) {
-        fv->pba = false;
-        fake_deliver(&m->h->f, v);
-    }
-}
-
-/*
- * A config write that changes masks: MSI-X's function mask, where the
- * core follows each vector's notifier, or any write to the MSI
- * capability, where vfio-pci merges what was latched, the core sends
- * the pending bits and vfio_update_msi() passes every vector on.
- */
-static void model_apply_masks(Model *m)
-{
-    unsigned i;
-
-    vfio_msix_engine_begin(m->h->e);
-    if (m->mode == VFIO_MSIX_MODE_MSI) {
-        msix_eventfds_poll(m->h->f.s, 0, m->nr);
-        for (i = 0; i < m->nr; i++) {
-            model_core_sends_pending(m, i);
-        }
-    }
-    for (i = 0; i < m->nr; i++) {
-        set_vector(m->h, i, model_unmasked(m, i));
-        if (m->mode == VFIO_MSIX_MODE_MSIX) {
-            model_core_sends_pending(m, i);
-        }
-    }
-    vfio_msix_engine_commit(m->h->e);
-}
-
-/* What the guest loses when vectors stop being enabled */
-static void model_forget(Model *m, unsigned first)
-{
-    unsigned i;
-
-    for (i = first; i < MODEL_VECTORS; i++) {
-        m->h->f.v[i].since = 0;
-        m->h->f.v[i].pba = false;
-    }
-}
-
-static void model_off(Model *m)
-{
-    if (m->mode == VFIO_MSIX_MODE_OFF) {
-        return;
-    }
-    guest_msix_off(m->h);
-    m->mode = VFIO_MSIX_MODE_OFF;
-    m->nr = 0;
-    model_forget(m, 0);
-}
-
-static void model_on(Model *m, VFIOMSIXMode mode, unsigned nr)
-{
-    model_off(m);
-    m->mode = mode;
-    m->nr = nr;
-    vfio_msix_engine_begin(m->h->e);
-    vfio_msix_engine_enable(m->h->e, mode, nr, VFIO_MSIX_ALLOC_TABLE, NULL);
-    m->h->f.msi_nr = mode == VFIO_MSIX_MODE_MSI ? nr : 0;
-    model_apply_masks(m);
-    vfio_msix_engine_commit(m->h->e);
-}
-
 static void model_op(Model *m, unsigned op)
 {
     FakeHost *h = m->h;
@@ -864,12 +590,7 @@ static void model_op(Model *m, unsigned op)
         model_off(m);
         return;
     case OP_SHRINK:
-        if (m->mode == VFIO_MSIX_MODE_MSI) {
-            vfio_msix_engine_shrink(h->e, 1);
-            h->f.msi_nr = 1;
-            m->nr = 1;
-            model_forget(m, 1);
-        }
+        model_msi_shrink(m, 1);
         return;
     case OP_RAISE_AT_ENABLE:
         h->raise_at_enable = 0;
@@ -881,9 +602,7 @@ static void model_op(Model *m, unsigned op)
         h->f.fail_commit = true;
         return;
     case OP_PBA_READ:
-        if (m->nr) {
-            msix_eventfds_poll(h->f.s, 0, m->nr);
-        }
+        model_pba_read(m, 0, m->nr);
         return;
     }
     if (m->mode == VFIO_MSIX_MODE_MSI && op / MODEL_VECTORS != OP_RAISE) {
@@ -899,124 +618,51 @@ static void model_op(Model *m, unsigned op)
     }
     switch (op / MODEL_VECTORS) {
     case OP_RAISE:
-        device_raise(h, v);
-        if (v >= m->nr) {
-            /* A host vector the guest no longer enables */
-            model_forget(m, v);
-        }
+        model_raise(m, v);
         break;
     case OP_MASK:
-        m->vmasked[v] = true;
-        set_vector(h, v, false);
-        break;
     case OP_UNMASK:
-        m->vmasked[v] = false;
-        set_vector(h, v, model_unmasked(m, v));
-        model_core_sends_pending(m, v);
+        model_msix_mask(m, v, op / MODEL_VECTORS == OP_MASK);
         break;
     case OP_DATA:
-        /* Only while masked: the spec leaves other changes undefined */
-        if (!model_unmasked(m, v)) {
-            fake_set_msg(&h->f, v, h->f.v[v].msg.data + 16);
-        }
+        model_msix_data(m, v, h->f.v[v].msg.data + 16);
         break;
     }
 }
 
-static void model_fail(Model *m, const unsigned *ops, unsigned depth,
-                       const char *what)
+/* Reports @what, if any, with the sequence that led to it */
+static void model_fail(const unsigned *ops, unsigned depth, char *what)
 {
-    GString *s = g_string_new(NULL);
+    GString *s;
     unsigned i;
 
+    if (!what) {
+        return;
+    }
+    s = g_string_new(NULL);
     for (i = 0; i < depth; i++) {
         g_string_append_printf(s, " %u", ops[i]);
     }
     g_test_message("sequence%s: %s", s->str, what);
     g_string_free(s, true);
+    g_free(what);
     g_test_fail();
-}
-
-/*
- * vfio-pci stops trapping the PBA while the engine says it is quiet:
- * then nothing may be pending, neither latched by the eventfds nor in
- * the pending bits the PCI core keeps.
- */
-static void model_check_pba_untrapped(Model *m, const unsigned *ops,
-                                      unsigned depth)
-{
-    MSIXEventfds *efds = vfio_msix_engine_eventfds(m->h->e);
-    unsigned v, nr = vfio_msix_engine_vectors(m->h->e);
-
-    if (!vfio_msix_engine_pba_quiet(m->h->e)) {
-        return;
-    }
-    msix_eventfds_poll(efds, 0, nr);
-    for (v = 0; v < nr; v++) {
-        if (msix_eventfds_latched(efds, v) || m->h->f.v[v].pba) {
-            g_autofree char *what = g_strdup_printf(
-                "vector %u pending while the PBA is quiet", v);
-
-            model_fail(m, ops, depth, what);
-        }
-    }
-}
-
-static void model_check_host(Model *m, const unsigned *ops, unsigned depth)
-{
-    FakeHost *h = m->h;
-
-    if (h->mode != m->mode || h->wrong_index || h->intx_refused) {
-        g_autofree char *what = g_strdup_printf(
-            "host index %d for mode %d, %u calls to the wrong index, "
-            "%u INTx refused", h->mode, m->mode, h->wrong_index,
-            h->intx_refused);
-
-        model_fail(m, ops, depth, what);
-    }
-    model_check_pba_untrapped(m, ops, depth);
-}
-
-/* Flush what QEMU's main loop delivers (routes the kernel refused) */
-static void model_run_main_loop(void)
-{
-    /* One non-blocking iteration dispatches every ready handler */
-    main_loop_wait(true);
 }
 
 static void model_check(Model *m, const unsigned *ops, unsigned depth)
 {
-    FakeHost *h = m->h;
     unsigned i;
 
-    m->mode = VFIO_MSIX_MODE_OFF;
-    m->nr = 0;
-    memset(m->vmasked, 0, sizeof(m->vmasked));
-    m->fmasked = false;
     model_on(m, VFIO_MSIX_MODE_MSIX, MODEL_VECTORS);
     for (i = 0; i < depth && !g_test_failed(); i++) {
         model_op(m, ops[i]);
-        model_check_host(m, ops, i + 1);
+        model_fail(ops, i + 1, model_check_host(m));
+        model_fail(ops, i + 1, model_check_counters(m));
     }
-    /* Unmask everything in the mode the sequence left on */
-    memset(m->vmasked, 0, sizeof(m->vmasked));
-    m->fmasked = false;
-    model_apply_masks(m);
-    model_run_main_loop();
-
-    if (h->f.duplicates || h->f.wrong_data || fake_undelivered(&h->f)) {
-        g_autofree char *what = g_strdup_printf(
-            "%u duplicates, %u stale messages, %" PRIu64
-            " vectors undelivered", h->f.duplicates, h->f.wrong_data,
-            fake_undelivered(&h->f));
-
-        model_fail(m, ops, depth, what);
-    }
-    model_off(m);
-    h->f.duplicates = h->f.wrong_data = 0;
-    h->limit = 0;
-    h->raise_at_enable = -1;
-    h->f.fail_commit = false;
+    model_settle(m);
+    model_fail(ops, depth, model_check_delivery(m));
+    model_reset(m);
+    model_fail(ops, depth, model_check_counters(m));
     m->sequences++;
 }
 
@@ -1039,13 +685,14 @@ static void test_model(void)
 {
     unsigned max = g_test_slow() ? 5 : 4;
     unsigned ops[8];
-    Model m = { .h = host_new(MODEL_VECTORS) };
+    Model m;
 
+    model_init(&m, MODEL_VECTORS, true);
     model_walk(&m, ops, 0, max);
     g_test_message("%u sequences of up to %u operations on %u vectors",
                    m.sequences, max, MODEL_VECTORS);
     g_assert_cmpuint(m.h->changed_triggers, ==, 0);
-    host_free(m.h);
+    model_destroy(&m);
 }
 
 int main(int argc, char **argv)
