@@ -109,6 +109,21 @@ int_modes() {
     say "int-modes ok"
 }
 
+# lifecycle: the Slot Control register (PCIe capability + 0x18) of the
+# port above the device ($port), and whether its Hot-Plug Interrupt
+# Enable is set
+port_sltctl() {
+    p=$(port_byte 52)
+    while [ "$p" -ne 0 ] && [ "$(port_byte "$p")" -ne 16 ]; do
+        p=$(port_byte $((p + 1)))
+    done
+    od -An -tu2 -j$((p + 24)) -N2 "$port/config" | tr -d ' '
+}
+port_byte() { od -An -tu1 -j"$1" -N1 "$port/config" | tr -d ' '; }
+port_hp_irq_on() { [ $(($(port_sltctl) & 0x20)) != 0 ]; }
+port_state() {
+    printf 'runtime %s, slot control 0x%04x' "$(cat "$port/power/runtime_status")" "$(port_sltctl)"
+}
 slot_off() { [ "$(cat /sys/bus/pci/slots/*/power 2>/dev/null)" = 0 ]; }
 
 # lifecycle: DHCP, then L1 resets L2 (system_reset); after the second
@@ -126,15 +141,31 @@ lifecycle() {
         say "FAIL L1 did not reset L2"
         return 1
     fi
+    port=$(dirname "$(readlink -f "$dev")")
     echo "NESTED-L2-HMP unplug"
     # pciehp powers the slot off 5 s after the attention button
     wait_for test ! -e "$dev" || { say "FAIL $bdf still present"; return 1; }
     wait_for slot_off || { say "FAIL the slot of $bdf stays powered"; return 1; }
     say "unplugged $bdf"
+    # Linux 7.3 (not 6.12) runtime-suspends the emptied port, for which
+    # pciehp turns the port's hot-plug interrupt off (Slot Control's
+    # HPIE and DLLSCE) and counts on a PME to wake it at the next plug:
+    # QEMU's pcie-root-port sends none, so the plug went unseen and the
+    # device never came back.  Keep the port awake, its interrupt on.
+    say "port after the unplug: $(port_state)"
+    echo on > "$port/power/control"
+    wait_for port_hp_irq_on ||
+        { say "FAIL the hot-plug interrupt of $port stays off ($(port_state))"; return 1; }
+    say "port awake: $(port_state)"
     # L1 adds it again once its QEMU has finished the unplug
     echo "NESTED-L2-HMP replug"
     # L1's QEMU opens the device again and maps L2's memory for it
-    wait_up_to 120 test -e "$dev/driver" || { say "FAIL $bdf did not come back"; return 1; }
+    if ! wait_up_to 120 test -e "$dev/driver"; then
+        dmesg | grep -iE 'pciehp|e1000e|01:00' | tail -n 20 | sed 's/^/L2-DMESG| /'
+        say "port: $(port_state)"
+        say "FAIL $bdf did not come back"
+        return 1
+    fi
     say "replugged $bdf driver=$(basename "$(readlink "$dev/driver")")"
     if ! dhcp; then
         # What the kernel said of the slot and the device since the plug
