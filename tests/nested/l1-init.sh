@@ -49,6 +49,10 @@ relay() {
             say "l2-boot $boots"
             echo "$boots" >&3
             ;;
+        *NESTED-L2\ round\ [0-9]*)
+            # L2 starts the round once its QEMU has written the marker
+            echo go >&3
+            ;;
         *NESTED-L2-HMP\ *)
             hmp "${line##*NESTED-L2-HMP }"
             ;;

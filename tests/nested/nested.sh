@@ -268,6 +268,8 @@ l2_checks() {
             reset_traced_is 1
         check "L2: booted again, DHCP lease" has '^L2\| NESTED-L2 boot 2$'
         check "L2: device hot-unplugged" has '^L2\| NESTED-L2 unplugged '
+        check "L2: the emptied slot's port kept awake, its hot-plug interrupt on" \
+            has '^L2\| NESTED-L2 port awake: runtime active, '
         check "L2: device hot-plugged again, driver bound" has '^L2\| NESTED-L2 replugged .* driver=e1000e$'
         check "L2: DHCP lease on the replugged device (3 leases in all)" dhcp_leases_are 3
         check "L2: lifecycle done" has '^L2\| NESTED-L2 lifecycle ok$' ;;
@@ -350,6 +352,9 @@ l2_checks() {
         fork) want=$SCN_L1_COUNTS_FORK ;;
         stock) want=$SCN_L1_COUNTS_STOCK ;;
         esac
+    elif [ "$flavor" = fork ] && nested_dynamic_kernel "$(nested_log_kernel "$log")"; then
+        # a kernel whose ITS grows MSI-X: the fork allocates per vector
+        want=$SCN_L1_COUNTS_FORK_DYNAMIC
     fi
     if [ -n "$want" ]; then
         check "L1: its QEMU's ioctls in the whole run: $want (got $(counts_of "$want"))" \
