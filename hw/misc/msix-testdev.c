@@ -718,28 +718,6 @@ static int msix_testdev_fake_irqfd_detach(void *opaque, EventNotifier *n,
     return 0;
 }
 
-static void msix_testdev_deliver(void *opaque, unsigned vector)
-{
-    msix_notify(opaque, vector);
-}
-
-static void msix_testdev_set_pending(void *opaque, unsigned vector)
-{
-    msix_set_pending(opaque, vector);
-}
-
-static bool msix_testdev_take_pending(void *opaque, unsigned vector)
-{
-    PCIDevice *pdev = opaque;
-    uint8_t bit = 1 << (vector % 8);
-
-    if (!(pdev->msix_pba[vector / 8] & bit)) {
-        return false;
-    }
-    msix_clr_pending(pdev, vector);
-    return true;
-}
-
 static const MSIXEventfdOps *msix_testdev_ops_of(MsixTestdevState *s)
 {
     MSIXEventfdOps *ops = &s->fake_kvm_ops;
@@ -750,16 +728,13 @@ static const MSIXEventfdOps *msix_testdev_ops_of(MsixTestdevState *s)
     s->fake_route = g_new(int32_t, s->fake_kvm_routes);
     memset(s->fake_route, -1, s->fake_kvm_routes * sizeof(int32_t));
     s->fake_irqfd = g_new0(MsixTestdevFakeIrqfd, s->fake_kvm_routes);
-    *ops = (MSIXEventfdOps) {
-        .route_set = msix_testdev_fake_route_set,
-        .route_release = msix_testdev_fake_route_release,
-        .routes_commit = msix_testdev_fake_routes_commit,
-        .irqfd_attach = msix_testdev_fake_irqfd_attach,
-        .irqfd_detach = msix_testdev_fake_irqfd_detach,
-        .deliver = msix_testdev_deliver,
-        .set_pending = msix_testdev_set_pending,
-        .take_pending = msix_testdev_take_pending,
-    };
+    /* The PCI core's delivery and pending bits, with a fake irqchip */
+    *ops = *msix_eventfds_pci_ops(false);
+    ops->route_set = msix_testdev_fake_route_set;
+    ops->route_release = msix_testdev_fake_route_release;
+    ops->routes_commit = msix_testdev_fake_routes_commit;
+    ops->irqfd_attach = msix_testdev_fake_irqfd_attach;
+    ops->irqfd_detach = msix_testdev_fake_irqfd_detach;
     return ops;
 }
 
