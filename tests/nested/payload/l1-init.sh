@@ -33,12 +33,47 @@ trace_ioctls() {
 
 # L2's console, prefixed; a mark goes into the trace before the payload
 # is told to go on, and so do the fork's trace lines that are counted.
+# With several devices the fork's QEMU has a QMP monitor on the pipe
+# /tmp/qmp.{in,out}: qmp COMMAND sends it and prints every line up to
+# the reply ("QMP| "), the events that came before it included.
+qmp_open() {
+    exec 4</tmp/qmp.out
+    qmp '{"execute": "qmp_capabilities"}'
+}
+qmp() {
+    local reply
+    echo "$1" > /tmp/qmp.in
+    while IFS= read -r reply <&4; do
+        echo "QMP| $reply"
+        case "$reply" in *'"return"'*|*'"error"'*) return 0 ;; esac
+    done
+    fail "QMP: no reply to $1"
+}
+# At the end, each device's totals (count 1: not 2048 vectors' worth)
+qmp_totals() {
+    local n=0 bdf
+    for bdf in $devices; do
+        n=$((n + 1))
+        qmp "{\"execute\": \"x-query-msix\", \"arguments\": {\"device\": \"td$n\", \"count\": 1}}"
+    done
+}
+qmp_at_mark() {
+    [ -n "$qmp_on" ] || return 0
+    case "$1" in
+    a) qmp_open ;;
+    end) qmp_totals ;;
+    esac
+}
+
 relay() {
     while IFS= read -r line; do
         line=${line%"$cr"}
         echo "L2| $line"
         case "$line" in
-        VMSIX-MARK\ *) echo "$line" > $tr/trace_marker; echo >&3 ;;
+        VMSIX-MARK\ *)
+            echo "$line" > $tr/trace_marker
+            qmp_at_mark "${line#VMSIX-MARK }"
+            echo >&3 ;;
         *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
         *vfio_msix_pba_disable\ *) echo VMSIX-PBA-UNTRAPPED > $tr/trace_marker ;;
         *vfio_msix_pba_enable\ *) echo VMSIX-PBA-TRAPPED > $tr/trace_marker ;;
@@ -127,8 +162,14 @@ n=0
 for bdf in $devices; do
     n=$((n + 1))
     set -- "$@" -device "pcie-root-port,id=rp$n,chassis=$n" \
-        -device "vfio-pci,host=$bdf,bus=rp$n"
+        -device "vfio-pci,host=$bdf,bus=rp$n,id=td$n"
 done
+qmp_on=
+if [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ]; then
+    qmp_on=1
+    mkfifo /tmp/qmp.in /tmp/qmp.out
+    set -- "$@" -chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control
+fi
 # The fork also traces each pending MSI it hands to KVM at an unmask, and
 # when it stops and starts trapping the PBA.
 [ "$(arg flavor)" = fork ] &&

@@ -210,6 +210,41 @@ check_exhaustion() {
         vmsix_die "payload $name: $refused vectors without a KVM route, fewer than the $((devices * vectors - 4096)) beyond KVM's 4096 (log: $log)"
     [ "$reports" -ge 1 ] && [ "$reports" = "$devs" ] ||
         vmsix_die "payload $name: $reports route reports from $devs devices, not one per device (log: $log)"
+    check_exhaustion_qmp
+}
+
+# L1's QMP (payload/l1-init.sh): per device tdN, x-query-msix counts as
+# many fallbacks as the trace has lines, and a device with any sent at
+# least one MSIX_VECTOR_FALLBACK event naming it, throttled: far fewer
+# events than fallbacks.
+check_exhaustion_qmp() {
+    local n bdf traced reply counted delivered events rounds
+    rounds=$(sed -n 's/^VMSIX-RESULT name=a-vectors-[0-9]* pass=1 .* rounds=\([0-9]*\) .*/\1/p' "$results" | head -n1)
+    [ -n "$rounds" ] || vmsix_die "payload $name: no rounds in a's results (log: $log)"
+    for ((n = 1; n <= devices; n++)); do
+        bdf=$(sed -n "s/^PAYLOAD-L1 qemu .*vfio-pci,host=\([^,]*\),bus=rp$n,id=td$n.*/\1/p" "$log")
+        [ -n "$bdf" ] || vmsix_die "payload $name: no td$n in L1's QEMU command line (log: $log)"
+        traced=$(grep -c "msix_eventfds_fallback $bdf vector " "$log" || true)
+        # QMP prints an object's members in no set order
+        reply=$(grep "^QMP| {\"return\": \[.*\"id\": \"td$n\"" "$log" | tail -n1)
+        counted=$(sed -n 's/.*"totals": {[^}]*"fallbacks": \([0-9]*\).*/\1/p' <<<"$reply")
+        delivered=$(sed -n 's/.*"totals": {[^}]*"delivered": \([0-9]*\).*/\1/p' <<<"$reply")
+        events=$(grep -c "^QMP| .*\"event\": \"MSIX_VECTOR_FALLBACK\".*\"device\": \"td$n\"" "$log" || true)
+        echo "payload $name: td$n ($bdf): fallbacks traced $traced, in x-query-msix ${counted:-none} (delivered by QEMU ${delivered:-none}), events $events"
+        [ "$counted" = "$traced" ] ||
+            vmsix_die "payload $name: td$n: x-query-msix counts ${counted:-no} fallbacks, the trace $traced (log: $log)"
+        # Scenario a raises each vector once a round: QEMU sent the
+        # fallen-back vectors' MSIs, each round
+        [ "$delivered" = $((counted * rounds)) ] ||
+            vmsix_die "payload $name: td$n: QEMU delivered ${delivered:-no} MSIs for $counted vectors over $rounds rounds (log: $log)"
+        if [ "$traced" -gt 0 ]; then
+            [ "$events" -ge 1 ] && [ "$events" -le 32 ] ||
+                vmsix_die "payload $name: td$n: $events MSIX_VECTOR_FALLBACK events for $traced fallbacks (log: $log)"
+        else
+            [ "$events" = 0 ] ||
+                vmsix_die "payload $name: td$n: $events MSIX_VECTOR_FALLBACK events without a fallback (log: $log)"
+        fi
+    done
 }
 
 case "${1:-}" in
