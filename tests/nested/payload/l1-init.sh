@@ -37,6 +37,8 @@ trace_ioctls() {
 # /tmp/qmp.{in,out}: qmp COMMAND sends it and prints every line up to
 # the reply ("QMP| "), the events that came before it included.
 qmp_open() {
+    [ -z "$qmp_opened" ] || return 0
+    qmp_opened=1
     exec 4</tmp/qmp.out
     qmp '{"execute": "qmp_capabilities"}'
 }
@@ -61,7 +63,7 @@ qmp_at_mark() {
     [ -n "$qmp_on" ] || return 0
     case "$1" in
     a) qmp_open ;;
-    end) qmp_totals ;;
+    end) qmp_open; qmp_totals ;;
     esac
 }
 
@@ -164,7 +166,7 @@ for bdf in $devices; do
     set -- "$@" -device "pcie-root-port,id=rp$n,chassis=$n" \
         -device "vfio-pci,host=$bdf,bus=rp$n,id=td$n"
 done
-qmp_on=
+qmp_on= qmp_opened=
 if [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ]; then
     qmp_on=1
     mkfifo /tmp/qmp.in /tmp/qmp.out
