@@ -378,18 +378,9 @@ unsigned vfio_msix_engine_vectors(VFIOMSIXEngine *e)
 
 bool vfio_msix_engine_pba_quiet(VFIOMSIXEngine *e)
 {
-    unsigned i;
-
-    if (e->mode == VFIO_MSIX_MODE_OFF || e->enable_pending ||
-        e->host_mode != e->mode) {
-        return false;
-    }
-    for (i = 0; i < e->active; i++) {
-        if (test_bit(i, e->unmasked) != test_bit(i, e->host_vec)) {
-            return false;
-        }
-    }
-    return true;
+    return e->mode != VFIO_MSIX_MODE_OFF && !e->enable_pending &&
+           e->host_mode == e->mode &&
+           bitmap_equal(e->unmasked, e->host_vec, e->active);
 }
 
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e)
