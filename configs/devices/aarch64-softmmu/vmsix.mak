@@ -21,4 +21,5 @@ CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_NET=y
 CONFIG_VIRTIO_BLK=y
 CONFIG_EDU=y
+CONFIG_IVSHMEM_DEVICE=y  # its irqfds, refused routes: the payload's ivshmem run
 CONFIG_MSIX_TESTDEV=y  # fork-only

@@ -3,7 +3,8 @@
 #
 # usage: tests/nested/payload/build.sh [STAMP]
 # Output: $VMSIX_BUILD/payload/vmsix-payload.img (an arm64 Image for
-# -kernel) and vmsix-payload.elf beside it; STAMP is touched on success.
+# -kernel) and vmsix-payload.elf beside it, and vmsix-ivshmem-server (an
+# arm64 Linux program for L1); STAMP is touched on success.
 set -euo pipefail
 # shellcheck source=vmsix/lib.sh
 . "$(dirname "$0")/../../../vmsix/lib.sh"
@@ -36,5 +37,9 @@ done
     "$out/vmsix-payload.img.tmp"
 mv "$out/vmsix-payload.elf.tmp" "$out/vmsix-payload.elf"
 mv "$out/vmsix-payload.img.tmp" "$out/vmsix-payload.img"
+# The ivshmem run's server, a program of L1 (payload/ivshmem-server.c)
+"${cross}gcc" -O2 -g -Wall -Wextra -Werror -static \
+    "$src/ivshmem-server.c" -o "$out/vmsix-ivshmem-server.tmp"
+mv "$out/vmsix-ivshmem-server.tmp" "$out/vmsix-ivshmem-server"
 [ $# -lt 1 ] || touch "$1"
 echo "$out/vmsix-payload.img"

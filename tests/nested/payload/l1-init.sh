@@ -4,6 +4,8 @@
 # docs/devel/vmsix-payload.rst): bind L0's msix-testdev to vfio-pci and
 # boot the payload as L2 under the QEMU under test, the device behind a
 # pcie-root-port of L2.  L2's console is relayed with an "L2| " prefix.
+# With vmsix.ivshmem=1 nothing is passed through: L2 has ivshmem-doorbells
+# of L1's QEMU instead, each served by its own vmsix-ivshmem-server.
 # shellcheck source=tests/nested/scenarios.sh
 . /etc/nested/scenarios.sh
 nested_guest_init PAYLOAD-L1
@@ -59,6 +61,14 @@ qmp_totals() {
         qmp "{\"execute\": \"x-query-msix\", \"arguments\": {\"device\": \"td$n\", \"count\": 1}}"
     done
 }
+# The ivshmem run's servers hold eventfds back until the payload's marks
+# (payload/ivshmem-server.c): one more for each line on their FIFO.
+ivshmem_at_mark() {
+    case "$1" in
+    iv-late) echo > /tmp/iv0.ctl ;;
+    iv-late2) echo > /tmp/iv3.ctl ;;
+    esac
+}
 qmp_at_mark() {
     [ -n "$qmp_on" ] || return 0
     case "$1" in
@@ -75,6 +85,7 @@ relay() {
         VMSIX-MARK\ *)
             echo "$line" > $tr/trace_marker
             qmp_at_mark "${line#VMSIX-MARK }"
+            [ -z "$ivshmem" ] || ivshmem_at_mark "${line#VMSIX-MARK }"
             echo >&3 ;;
         *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
         *vfio_msix_pba_disable\ *) echo VMSIX-PBA-UNTRAPPED > $tr/trace_marker ;;
@@ -133,6 +144,29 @@ count_windows() {
     }' $tr/trace
 }
 
+# ivshmem_server NAME VECTORS NOW LATER: an ivshmem-doorbell NAME with
+# VECTORS vectors for L2, whose server sends NOW of its eventfds at once
+# and LATER more, one at each line on /tmp/NAME.ctl.
+ivshmem_server() {
+    mkfifo "/tmp/$1.ctl"
+    /bin/vmsix-ivshmem-server "/tmp/$1.sock" "/tmp/$1.ctl" "$3" "$4" \
+        >"/tmp/$1.log" 2>&1 || fail "ivshmem server $1: $(cat "/tmp/$1.log")"
+    ivshmem_args="$ivshmem_args -chardev socket,id=$1c,path=/tmp/$1.sock -device ivshmem-doorbell,id=$1,chardev=$1c,vectors=$2"
+}
+
+ivshmem= ivshmem_args=
+[ "$(arg ivshmem)" = 1 ] && ivshmem=1
+if [ -n "$ivshmem" ]; then
+    # iv0: payload's iv-late (two eventfds, one late, one never); iv1,
+    # iv2: their routes fill KVM's table; iv3: iv-refused, whose routes
+    # KVM has no room for (three eventfds, one late)
+    ivshmem_server iv0 4 2 1
+    ivshmem_server iv1 2048 2048 0
+    ivshmem_server iv2 2048 2048 0
+    ivshmem_server iv3 4 3 1
+    say "ivshmem servers up"
+fi
+
 # Every msix-testdev L0 has (vmsix.devices, one unless a run asks for
 # more), each behind a root port of its own in L2.
 devices=
@@ -145,8 +179,10 @@ for d in /sys/bus/pci/devices/*; do
 done
 # shellcheck disable=SC2086
 set -- $devices
-[ $# -gt 0 ] || fail "no msix-testdev"
-[ $# = "$(arg devices)" ] || fail "$# msix-testdevs, not $(arg devices)"
+if [ -z "$ivshmem" ]; then
+    [ $# -gt 0 ] || fail "no msix-testdev"
+    [ $# = "$(arg devices)" ] || fail "$# msix-testdevs, not $(arg devices)"
+fi
 
 # The payload's deadlines and raiser period are widened for L2 on KVM on
 # TCG: it is much slower than a direct run, not differently correct.
@@ -159,7 +195,7 @@ trace=$NESTED_L1_TRACE
 # shellcheck disable=SC2086
 set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
-    -kernel /l2/payload.img -append "$l2args" $trace
+    -kernel /l2/payload.img -append "$l2args" $trace $ivshmem_args
 n=0
 for bdf in $devices; do
     n=$((n + 1))

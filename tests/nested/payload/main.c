@@ -44,6 +44,7 @@ struct tdev {
     uint32_t lpi;               /* LPI of vector 0; vector v is lpi + v */
     bool programmed;            /* every entry has address and data v */
     bool a_passed;
+    uint32_t ivpos;             /* ivshmem-doorbell: its peer ID */
 };
 
 static struct tdev tdevs[MAX_TDEVS];
@@ -74,6 +75,7 @@ static const char *opt_only;    /* vmsix.only=bd: only scenarios b and d */
  */
 static bool opt_wrong_devid;
 static bool opt_marks_ack;      /* vmsix.marks=ack: see mark() */
+static bool wanted(char letter);
 
 /* -------------------------------------------------------------------- */
 /* Results */
@@ -262,10 +264,46 @@ static void msix_ready(struct tdev *t, uint32_t v)
     vec_mask(t, v, false);
 }
 
+/* Where @t's MSI-X capability puts its table and PBA, and its size */
+static void msix_locate(struct tdev *t, const char *what)
+{
+    struct pci_dev *pd = t->pd;
+    uint32_t tbl, pba;
+
+    t->cap = pci_find_cap(pd, PCI_CAP_ID_MSIX);
+    if (!t->cap) {
+        die("%s %s has no MSI-X capability", what, t->name);
+    }
+    t->nvec = (msix_ctrl(t) & 0x7ff) + 1;
+    tbl = readl(pd->cfg + t->cap + MSIX_TABLE);
+    pba = readl(pd->cfg + t->cap + MSIX_PBA);
+    if (!pd->bar[tbl & 7] || !pd->bar[pba & 7]) {
+        die("%s %s: MSI-X table or PBA in an unassigned BAR", what, t->name);
+    }
+    t->table = pd->bar[tbl & 7] + (tbl & ~7U);
+    t->pba = pd->bar[pba & 7] + (pba & ~7U);
+    if (pd->devid == 0xffffffff) {
+        die("%s %s: RID %x has no entry in the host's msi-map", what,
+            t->name, pd->rid);
+    }
+}
+
+/* An ITS event and an LPI for each of @t's vectors, and @spare events */
+static void its_map_vectors(struct tdev *t, uint32_t spare)
+{
+    t->lpi = lpi_alloc(t->nvec);
+    its_map_device(t->pd->devid, t->nvec + spare);
+    for (uint32_t v = 0; v < t->nvec; v++) {
+        its_map_event(t->pd->devid, v, t->lpi + v);
+    }
+    its_invall();
+    its_sync();
+}
+
 static void tdev_probe(struct pci_dev *pd)
 {
     struct tdev *t;
-    uint32_t tbl, pba, id;
+    uint32_t id;
 
     if (ntdevs == MAX_TDEVS) {
         printf("note: more than %d msix-testdevs, ignoring %02x:%02x.%x\n",
@@ -283,44 +321,22 @@ static void tdev_probe(struct pci_dev *pd)
         die("msix-testdev %s: ID register reads %x, not %x (BAR0 at %lx)",
             t->name, id, MSIX_TESTDEV_ID_VALUE, t->regs);
     }
-    t->cap = pci_find_cap(pd, PCI_CAP_ID_MSIX);
-    if (!t->cap) {
-        die("msix-testdev %s has no MSI-X capability", t->name);
-    }
-    t->nvec = (msix_ctrl(t) & 0x7ff) + 1;
-    tbl = readl(pd->cfg + t->cap + MSIX_TABLE);
-    pba = readl(pd->cfg + t->cap + MSIX_PBA);
-    if (!pd->bar[tbl & 7] || !pd->bar[pba & 7]) {
-        die("msix-testdev %s: MSI-X table or PBA in an unassigned BAR",
-            t->name);
-    }
-    t->table = pd->bar[tbl & 7] + (tbl & ~7U);
-    t->pba = pd->bar[pba & 7] + (pba & ~7U);
+    msix_locate(t, "msix-testdev");
     if (reg_read(t, MSIX_TESTDEV_REG_VECTORS) != t->nvec) {
         printf("note: %s: VECTORS register %u, MSI-X table size %u\n",
                t->name, reg_read(t, MSIX_TESTDEV_REG_VECTORS), t->nvec);
     }
-    if (pd->devid == 0xffffffff) {
-        die("msix-testdev %s: RID %x has no entry in the host's msi-map",
-            t->name, pd->rid);
-    }
 
-    /*
-     * Events 0..nvec-1 are the vectors; nvec..2*nvec-1 are spare events
-     * for moving a vector to another message (scenario e).
-     */
-    t->lpi = lpi_alloc(t->nvec);
     if (opt_wrong_devid) {
         printf("selftest: mapping %s under devid %x instead of %x\n",
                t->name, pd->devid ^ 1, pd->devid);
         pd->devid ^= 1;
     }
-    its_map_device(pd->devid, 2 * t->nvec);
-    for (uint32_t v = 0; v < t->nvec; v++) {
-        its_map_event(pd->devid, v, t->lpi + v);
-    }
-    its_invall();
-    its_sync();
+    /*
+     * Events 0..nvec-1 are the vectors; nvec..2*nvec-1 are spare events
+     * for moving a vector to another message (scenario e).
+     */
+    its_map_vectors(t, t->nvec);
     reg_write(t, MSIX_TESTDEV_REG_COUNTER_RESET, 1);
     printf("msix-testdev %s%s: RID %x devid %x, %u vectors, regs %lx, "
            "table %lx, PBA %lx, LPIs %u-%u, features %x\n", t->name,
@@ -927,6 +943,237 @@ static void scenario_h(struct tdev *t)
 }
 
 /* -------------------------------------------------------------------- */
+/*
+ * ivshmem-doorbell: QEMU's own MSI-X device, whose vectors are KVM
+ * irqfds of eventfds that a server hands out (the payload's ivshmem
+ * run, docs/devel/vmsix-payload.rst).  Ringing our own doorbell signals
+ * our own eventfd of that vector, if the server has sent it.
+ */
+#define IVSHMEM_VENDOR_ID       0x1af4
+#define IVSHMEM_DEVICE_ID       0x1110
+#define IVSHMEM_REG_BAR         0
+#define IVSHMEM_IVPOSITION      8
+#define IVSHMEM_DOORBELL        12
+/* Up to this many vectors, a device gets an ITS event per vector */
+#define IVSHMEM_RUNG_VECTORS    64
+#define IVSHMEM_RING_TRIES      20
+
+static struct tdev ivdevs[MAX_TDEVS];
+static int nivdevs;
+
+static void iv_probe(struct pci_dev *pd)
+{
+    struct tdev *t;
+
+    if (nivdevs == MAX_TDEVS) {
+        printf("note: more than %d ivshmem-doorbells, ignoring %02x:%02x.%x\n",
+               MAX_TDEVS, pd->bus, pd->dev, pd->fn);
+        return;
+    }
+    t = &ivdevs[nivdevs++];
+    memset(t, 0, sizeof(*t));
+    t->pd = pd;
+    snprintf(t->name, sizeof(t->name), "%02x:%02x.%x", pd->bus, pd->dev,
+             pd->fn);
+    t->regs = pd->bar[IVSHMEM_REG_BAR];
+    msix_locate(t, "ivshmem-doorbell");
+    t->ivpos = reg_read(t, IVSHMEM_IVPOSITION);
+    /* The big ones only take KVM routes: they are never rung. */
+    if (t->nvec <= IVSHMEM_RUNG_VECTORS) {
+        its_map_vectors(t, 0);
+    }
+    printf("ivshmem-doorbell %s: RID %x devid %x, peer %u, %u vectors, "
+           "table %lx, PBA %lx, LPIs %u-%u\n", t->name, pd->rid, pd->devid,
+           t->ivpos, t->nvec, t->table, t->pba, t->lpi,
+           t->lpi ? t->lpi + t->nvec - 1 : 0);
+}
+
+static uint32_t iv_count(struct tdev *t, uint32_t v)
+{
+    return lpi_count[t->lpi + v - LPI_BASE];
+}
+
+static void iv_ring(struct tdev *t, uint32_t v)
+{
+    reg_write(t, IVSHMEM_DOORBELL, t->ivpos << 16 | v);
+}
+
+/* Ring @v once: how many LPIs that brought, waiting for one. */
+static uint32_t iv_ring_once(struct tdev *t, uint32_t v)
+{
+    uint32_t before = iv_count(t, v);
+
+    iv_ring(t, v);
+    wait_lpi(t->lpi + v, before + 1);
+    quiet();
+    return iv_count(t, v) - before;
+}
+
+/*
+ * @v's eventfd is on its way from the server, and a ring before it has
+ * arrived goes nowhere: ring until an LPI comes.  The number of rings
+ * it took, 0 if none came.
+ */
+static uint32_t iv_ring_until_delivered(struct tdev *t, uint32_t v)
+{
+    uint32_t tries;
+
+    for (tries = 1; tries <= IVSHMEM_RING_TRIES; tries++) {
+        uint64_t deadline = deadline_in_ms(opt_wait_ms / IVSHMEM_RING_TRIES);
+
+        iv_ring(t, v);
+        while (!iv_count(t, v) && !past(deadline)) {
+            gic_poll();
+        }
+        if (iv_count(t, v)) {
+            quiet();
+            return tries;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Mask @v (or the function), ring it, read its pending bit, unmask:
+ * nothing while masked, the bit set, exactly one LPI at the unmask and
+ * the bit clear after.  What was seen goes to @buf.
+ */
+static bool iv_mask_cycle(struct tdev *t, uint32_t v, bool function_mask,
+                          char *buf, size_t len)
+{
+    uint32_t before, during, on_unmask;
+    bool pba_masked, pba_after;
+
+    quiet();
+    before = iv_count(t, v);
+    if (function_mask) {
+        msix_set_ctrl(t, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+    } else {
+        vec_mask(t, v, true);
+    }
+    iv_ring(t, v);
+    quiet();
+    during = iv_count(t, v) - before;
+    pba_masked = pba_bit(t, v);
+    if (function_mask) {
+        msix_set_ctrl(t, MSIX_CTRL_ENABLE);
+    } else {
+        vec_mask(t, v, false);
+    }
+    wait_lpi(t->lpi + v, before + during + 1);
+    quiet();
+    on_unmask = iv_count(t, v) - before - during;
+    pba_after = pba_bit(t, v);
+    snprintf(buf, len, "%s%u_masked=%u,pba=%u,unmask=%u,pba_after=%u",
+             function_mask ? "maskall" : "v", v, during, pba_masked,
+             on_unmask, pba_after);
+    return !during && pba_masked && on_unmask == 1 && !pba_after;
+}
+
+/*
+ * iv-late, on a device of 4 vectors whose server sent the eventfds of
+ * vectors 0 and 1, holds vector 2's back until the mark iv-late, and
+ * never sends vector 3's: each vector is unmasked before its eventfd is
+ * there (QEMU 10.0 aborts at the first), vector 2's then arrives while
+ * it is unmasked (and QEMU 10.0 aborts at its next mask), and every
+ * vector with an eventfd delivers each ring once, masked or not.
+ */
+static void scenario_iv_late(struct tdev *t)
+{
+    uint32_t v, got0, got1, none, tries, again;
+    char c0[64], c2[64];
+    bool ok0, ok2;
+
+    msix_fresh(t, false);
+    for (v = 0; v < t->nvec; v++) {
+        vec_mask(t, v, false);
+    }
+    got0 = iv_ring_once(t, 0);
+    got1 = iv_ring_once(t, 1);
+    iv_ring(t, 2);
+    iv_ring(t, 3);
+    quiet();
+    none = iv_count(t, 2) + iv_count(t, 3);
+
+    mark("iv-late");
+    tries = iv_ring_until_delivered(t, 2);
+    ok2 = iv_mask_cycle(t, 2, false, c2, sizeof(c2));
+    again = iv_ring_once(t, 2);
+    ok0 = iv_mask_cycle(t, 0, false, c0, sizeof(c0));
+    result("iv-late", got0 == 1 && got1 == 1 && !none && tries && ok2 &&
+           again == 1 && ok0,
+           "dev=%s v0=%u v1=%u without_eventfd=%u late_rings=%u %s "
+           "late_next=%u %s", t->name, got0, got1, none, tries, c2, again,
+           c0);
+}
+
+/*
+ * iv-refused, on a device like iv-late's whose server sends 3 eventfds
+ * and the 4th at the mark iv-late2, after the big devices' MSI-X
+ * enables took every KVM route there is: KVM refuses the routes of all
+ * its vectors, QEMU 10.0 leaves the device without interrupts, and each
+ * ring must still be delivered once, by QEMU, masked or not.
+ */
+static void scenario_iv_refused(struct tdev *t)
+{
+    uint32_t v, got[3], tries, filled = 0;
+    char c0[64], c1[64], c3[64];
+    bool ok0, ok1, ok3;
+    int i;
+
+    mark("iv-fill");
+    for (i = 0; i < nivdevs; i++) {
+        if (ivdevs[i].nvec > IVSHMEM_RUNG_VECTORS) {
+            msix_set_ctrl(&ivdevs[i], MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+            filled += ivdevs[i].nvec;
+        }
+    }
+    mark("iv-refused");
+    msix_fresh(t, false);
+    for (v = 0; v < t->nvec; v++) {
+        vec_mask(t, v, false);
+    }
+    for (v = 0; v < 3; v++) {
+        got[v] = iv_ring_once(t, v);
+    }
+    mark("iv-late2");
+    tries = iv_ring_until_delivered(t, 3);
+    ok0 = iv_mask_cycle(t, 0, false, c0, sizeof(c0));
+    ok1 = iv_mask_cycle(t, 1, true, c1, sizeof(c1));
+    ok3 = iv_mask_cycle(t, 3, false, c3, sizeof(c3));
+    result("iv-refused", got[0] == 1 && got[1] == 1 && got[2] == 1 &&
+           tries && ok0 && ok1 && ok3,
+           "dev=%s filler_vectors=%u v0=%u v1=%u v2=%u late_rings=%u %s %s "
+           "%s", t->name, filled, got[0], got[1], got[2], tries, c0, c1, c3);
+}
+
+/*
+ * The ivshmem run: the first 4-vector device is iv-late's (letter j), the
+ * next iv-refused's (k).
+ */
+static void ivshmem_scenarios(void)
+{
+    struct tdev *small[2] = { NULL, NULL };
+    int i, n = 0;
+
+    for (i = 0; i < nivdevs && n < 2; i++) {
+        if (ivdevs[i].nvec == 4) {
+            small[n++] = &ivdevs[i];
+        }
+    }
+    if (wanted('j') && small[0]) {
+        scenario_iv_late(small[0]);
+    } else if (wanted('j')) {
+        skip("iv-late", "no-4-vector-ivshmem-doorbell");
+    }
+    if (wanted('k') && small[1]) {
+        scenario_iv_refused(small[1]);
+    } else if (wanted('k')) {
+        skip("iv-refused", "no-second-4-vector-ivshmem-doorbell");
+    }
+}
+
+/* -------------------------------------------------------------------- */
 
 static uint64_t parse_num(const char *s)
 {
@@ -943,7 +1190,8 @@ static uint64_t parse_num(const char *s)
  * vmsix.quiet_ms=N, vmsix.watchdog=SECONDS, vmsix.rounds=N, vmsix.k=N,
  * vmsix.auto_us=N (scenario d's raiser period), vmsix.expect=16,256,2048
  * (vector counts that must be present), vmsix.only=abcdefghi (the scenarios
- * to run, default all), vmsix.selftest=wrong-devid.
+ * to run, default all; j and k are the ivshmem run's),
+ * vmsix.selftest=wrong-devid.
  */
 /* The number after @key in @a, if @key is there. */
 static void opt_num(const char *a, const char *key, uint64_t *val)
@@ -1025,6 +1273,15 @@ static void check_expect(void)
     }
 }
 
+static void __attribute__((noreturn)) finish(void)
+{
+    mark("end");
+    printf("VMSIX-SUMMARY passed=%d failed=%d skipped=%d lpis=%lu\n",
+           passed, failed, skipped, lpi_total);
+    printf("%d passed, %d failed\n", passed, failed);
+    power_off();
+}
+
 void main(const void *fdt)
 {
     struct tdev *big = NULL, *renumbered;
@@ -1058,6 +1315,14 @@ void main(const void *fdt)
             pci_devs[i].device == MSIX_TESTDEV_DEVICE_ID) {
             tdev_probe(&pci_devs[i]);
         }
+        if (pci_devs[i].vendor == IVSHMEM_VENDOR_ID &&
+            pci_devs[i].device == IVSHMEM_DEVICE_ID) {
+            iv_probe(&pci_devs[i]);
+        }
+    }
+    if (!ntdevs && nivdevs) {
+        ivshmem_scenarios();
+        finish();
     }
     if (!ntdevs) {
         die("no msix-testdev (PCI %04x:%04x) found among %d PCI functions",
@@ -1122,9 +1387,5 @@ void main(const void *fdt)
         scenario_h(renumbered);
     }
 
-    mark("end");
-    printf("VMSIX-SUMMARY passed=%d failed=%d skipped=%d lpis=%lu\n",
-           passed, failed, skipped, lpi_total);
-    printf("%d passed, %d failed\n", passed, failed);
-    power_off();
+    finish();
 }

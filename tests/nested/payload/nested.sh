@@ -7,6 +7,7 @@
 # usage: tests/nested/payload/nested.sh run FLAVOR [VECTORS [ONLY]]
 #   FLAVOR    fork, stock, or a peer: debian-10.0, debian-11.1 (Debian's
 #             own qemu-system-arm, tests/nested/host.sh), run as stock is
+#        tests/nested/payload/nested.sh ivshmem FLAVOR [ONLY]
 #        tests/nested/payload/nested.sh table
 #   VECTORS   the device's MSI-X vectors (default 2048)
 #   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
@@ -20,6 +21,11 @@
 #   VMSIX_PAYLOAD_DEVICES   msix-testdevs of VECTORS each (default 1); with
 #                           more, the run is named FLAVOR-VECTORS[-ONLY]-xN
 #                           and checks route exhaustion (check_exhaustion)
+# "ivshmem" runs no passthrough: L2's devices are ivshmem-doorbells of
+# L1's QEMU, served by payload/ivshmem-server.c, for the payload's
+# iv-late (j) and iv-refused (k): eventfds that come late or never, and
+# routes KVM has no room for; ONLY is j or k (default both).  The run is
+# named FLAVOR-ivshmem[-ONLY] and checked by check_ivshmem.
 # "run" prints L2's results.  On fork it succeeds only if the payload
 # reported "N passed, 0 failed"; on stock, whose failures are what the
 # fork fixes, it succeeds if the payload completed, and lists what failed.
@@ -247,31 +253,54 @@ check_exhaustion_qmp() {
     done
 }
 
+# The ivshmem run (payload/l1-init.sh): L2's iv-late and iv-refused
+# pass, and KVM's refusal of routes is reported once for each device it
+# refused any to: iv2, whose routes fill the table, and iv3, which finds
+# it full.
+check_ivshmem() {
+    local reports
+    reports=$(grep -E '^L2\| [^ ]*: vector [0-9]+: cannot add its KVM MSI route: .*; its interrupts, and those of any vector KVM refuses later, go through QEMU$' "$log" |
+        sed -E 's/^L2\| ([^:]*): .*/\1/' | tr '\n' ' ')
+    echo "payload $name: route refusals reported by: ${reports:-none}"
+    case "${only:-k}" in *k*) ;; *) return 0 ;; esac
+    [ "$reports" = "iv2 iv3 " ] ||
+        vmsix_die "payload $name: route refusals reported by '${reports:-none}', not once each by iv2 and iv3 (log: $log)"
+}
+
+ivshmem=
 case "${1:-}" in
 run) ;;
+ivshmem) ivshmem=1 ;;
 table) table; exit 0 ;;
 *) usage ;;
 esac
 flavor=${2:-}
 vectors=${3:-2048}
 only=${4:-}
+if [ -n "$ivshmem" ]; then
+    only=${3:-} vectors=0
+    case "$only" in *[!jk]*) usage ;; esac
+fi
 nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
-case "$only" in *[!a-i]*) usage ;; esac
+case "$only" in *[!a-k]*) usage ;; esac
 devices=${VMSIX_PAYLOAD_DEVICES:-1}
 case "$devices" in ''|0|*[!0-9]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 [ "$devices" = 1 ] || name="$name-x$devices"
+[ -z "$ivshmem" ] || { name="$flavor-ivshmem${only:+-$only}" devices=0; }
 
 here="$VMSIX_TOP/tests/nested/payload"
 l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
 img="$VMSIX_BUILD/payload/vmsix-payload.img"
+ivserver="$VMSIX_BUILD/payload/vmsix-ivshmem-server"
 ioctls="$out/nested-$name.ioctls"
 log="$out/nested-$name.log"
 results="$out/nested-$name.results"
 
 [ -x "$l0_qemu" ] || vmsix_die "$l0_qemu is not built"
 [ -f "$img" ] || vmsix_die "no payload at $img: run tests/nested/payload/build.sh"
+[ -x "$ivserver" ] || vmsix_die "no $ivserver: run tests/nested/payload/build.sh"
 
 mkdir -p "$out"
 mapfile -t qemu < <(nested_qemu_files "$flavor")
@@ -281,7 +310,7 @@ read -r kernel _moddir _busybox < <("$VMSIX_TOP/vmsix/guest-assets.sh")
 "$VMSIX_TOP/vmsix/initramfs.sh" "$out/l1-$flavor.cpio" "$here/l1-init.sh" \
     $NESTED_L1_MODULES -- \
     "$VMSIX_TOP/tests/nested/scenarios.sh=/etc/nested/scenarios.sh" \
-    "$img=/l2/payload.img" "${qemu[@]}"
+    "$img=/l2/payload.img" "$ivserver=/bin/vmsix-ivshmem-server" "${qemu[@]}"
 
 testdevs=()
 for ((i = 0; i < devices; i++)); do
@@ -295,7 +324,7 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${VMSIX_NESTED_APPEND:-}" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} ${VMSIX_NESTED_APPEND:-}" \
     "${testdevs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
@@ -310,12 +339,22 @@ sed -n 's/^PAYLOAD-WINDOW \([^ ]*\) VFIO_DEVICE_SET_IRQS \([0-9]*\) .*/\1 VFIO_D
 nested_write_meta "$log" > "$out/nested-$name.meta"
 echo "payload $name: $(nested_msix_summary "$log")"
 [ "$rc" = 0 ] || vmsix_die "payload $name: L0 exited with status $rc (124: time limit)"
+# QEMU 10.0's ivshmem aborts at the first unmask of a vector without an
+# eventfd (iv-late), which is what the fork fixes: recorded, not failed.
+if [ -n "$ivshmem" ] && [ "$flavor" != fork ] &&
+   ! grep -q '^PAYLOAD-L1 l2-exit 0$' "$log"; then
+    echo "payload $name: L2's QEMU exited with $(sed -n 's/^PAYLOAD-L1 l2-exit //p' "$log"): $(grep -m1 -E '^L2\| .*(Assertion|Aborted)' "$log" || echo 'no assertion printed')"
+    echo "payload $name: OK (recorded)"
+    exit 0
+fi
 grep -q '^PAYLOAD-L1 l2-exit 0$' "$log" ||
     vmsix_die "payload $name: L2's QEMU did not exit cleanly (log: $log)"
 grep -qE '^L2\| [0-9]+ passed, [0-9]+ failed$' "$log" ||
     vmsix_die "payload $name: L2 did not complete its scenarios (log: $log)"
-why=$(nested_msix_expected "$log" "$flavor") ||
-    vmsix_die "payload $name: $why (log: $log)"
+if [ -z "$ivshmem" ]; then
+    why=$(nested_msix_expected "$log" "$flavor") ||
+        vmsix_die "payload $name: $why (log: $log)"
+fi
 if ! grep -q 'vmsix.ioctls=off' <<<"${VMSIX_NESTED_APPEND:-}"; then
     grep -q '^PAYLOAD-L1 ioctl-trace lost 0$' "$log" ||
         vmsix_die "payload $name: L1's trace of QEMU's ioctls is missing or lost events (log: $log)"
@@ -328,7 +367,9 @@ if [ "$flavor" = fork ]; then
         tr '\n' ' ')
     [ -z "$notpass" ] ||
         vmsix_die "payload $name: scenarios that did not pass: $notpass(log: $log)"
-    if [ "$devices" = 1 ]; then
+    if [ -n "$ivshmem" ]; then
+        check_ivshmem
+    elif [ "$devices" = 1 ]; then
         check_windows
     else
         check_exhaustion
