@@ -174,6 +174,7 @@ static void fill_counters(MsixVectorCounters *c, const MSIXEventfdStats *st)
     c->irqfd_attaches = st->irqfd_attach;
     c->irqfd_detaches = st->irqfd_detach;
     c->pending = st->pending;
+    c->resent = st->resent;
 }
 
 static bool msix_vector_bit_masked(PCIDevice *dev, unsigned vector)

@@ -66,6 +66,11 @@ void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count)
 
 /* x-query-msix finds no registered device here: it reads nothing */
 
+void msix_eventfds_set_vlpi_resend(MSIXEventfds *s, bool on)
+{
+    g_assert_not_reached();
+}
+
 void msix_eventfds_set_listener(MSIXEventfds *s, const MSIXEventfdListener *l,
                                 void *opaque)
 {

@@ -39,6 +39,7 @@ typedef struct MSIXEventfdVector {
     bool watched;               /* by the poller; under s->lock */
     bool irqfd_attached;
     bool replay;                /* inject one MSI when it goes live */
+    bool vlpi_maybe_dropped;    /* masked while forwarded: see vlpi_resend */
     bool fell_back;             /* served by QEMU since KVM refused it */
     uint64_t signals;           /* not yet delivered; under s->lock */
     MSIXEventfdStats stats;     /* .latched under s->lock */
@@ -61,6 +62,7 @@ struct MSIXEventfds {
     bool thread_running;
     unsigned batch;
     bool routes_changed;
+    bool vlpi_resend;
     uint64_t route_commits;
     /*
      * Reported once for the device, not per vector: a full route table
@@ -531,6 +533,15 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
     if (s->ops->take_pending) {
         pending |= s->ops->take_pending(s->opaque, vector);
     }
+    if (v->vlpi_maybe_dropped) {
+        v->vlpi_maybe_dropped = false;
+        if (!pending) {
+            /* Nothing latched to stand in for it: resend one MSI */
+            v->stats.resent++;
+            trace_msix_eventfds_vlpi_resend(s->name, vector);
+            pending = true;
+        }
+    }
     v->replay = pending;
     v->msg = msg;
 
@@ -577,7 +588,13 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
     if (v->state == MSIX_EVENTFD_MASKED) {
         return;
     }
+    /*
+     * A vLPI pending in the vPE when KVM stops forwarding it is dropped,
+     * not handed back: remember that this vector may have had one.
+     */
+    v->vlpi_maybe_dropped = s->vlpi_resend && v->irqfd_attached;
     if (!msix_eventfds_quiesce(v)) {
+        v->vlpi_maybe_dropped = false;
         return;
     }
     if (v->replay) {
@@ -629,6 +646,7 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     v->stats.dropped += v->signals;
     v->signals = 0;
     v->replay = false;
+    v->vlpi_maybe_dropped = false;
     set_state(v, MSIX_EVENTFD_UNUSED);
 }
 
@@ -679,6 +697,7 @@ static void add_stats(MSIXEventfdStats *sum, const MSIXEventfdStats *st)
     sum->fallbacks += st->fallbacks;
     sum->restores += st->restores;
     sum->pending += st->pending;
+    sum->resent += st->resent;
 }
 
 void msix_eventfds_get_stats(MSIXEventfds *s, int vector,
@@ -712,6 +731,12 @@ void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops)
     qemu_mutex_lock(&s->lock);
     s->ops = ops;
     qemu_mutex_unlock(&s->lock);
+}
+
+void msix_eventfds_set_vlpi_resend(MSIXEventfds *s, bool on)
+{
+    trace_msix_eventfds_vlpi_resend_set(s->name, on);
+    s->vlpi_resend = on;
 }
 
 void msix_eventfds_set_listener(MSIXEventfds *s, const MSIXEventfdListener *l,

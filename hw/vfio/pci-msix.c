@@ -26,6 +26,7 @@
 #include "hw/pci/msix.h"
 #include "hw/pci/msix-eventfd.h"
 #include "hw/pci/msix-eventfd-qmp.h"
+#include "system/kvm.h"
 #include "system/runstate.h"
 #include "pci.h"
 #include "pci-msix.h"
@@ -230,6 +231,47 @@ static bool vfio_pci_msix_alloc_check(VFIOPCIDevice *vdev, Error **errp)
 }
 
 
+/*
+ * Whether the host may forward this VM's MSIs to it as vLPIs (GICv4):
+ * the vPE doorbells ("GICv4-vpe" in /proc/interrupts) exist once the
+ * host uses GICv4 for a VM with an ITS.  No kernel interface says
+ * whether a given irqfd is forwarded, so any doorbell counts as a yes.
+ */
+static bool vfio_pci_host_has_vlpis(void)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents("/proc/interrupts", &text, NULL, NULL)) {
+        return false;
+    }
+    return strstr(text, "GICv4") != NULL;
+}
+
+/*
+ * A vLPI pending when its vector is masked is dropped by the host, not
+ * handed back (docs/devel/vmsix-gicv4.rst): with vLPIs, each unmask of
+ * a vector masked while forwarded sends one MSI.  Decided at each
+ * enable, when the VM's GIC, and so its doorbells, exist.
+ */
+static void vfio_pci_msi_follow_vlpis(VFIOPCIDevice *vdev)
+{
+    bool on;
+
+    switch (vdev->msix_vlpi_resend) {
+    case ON_OFF_AUTO_ON:
+        on = true;
+        break;
+    case ON_OFF_AUTO_OFF:
+        on = false;
+        break;
+    default:
+        on = kvm_irqfds_enabled() && vfio_pci_host_has_vlpis();
+        break;
+    }
+    msix_eventfds_set_vlpi_resend(vfio_msix_engine_eventfds(vdev->msix_engine),
+                                  on);
+}
+
 void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
 {
     PCIDevice *pdev = &vdev->pdev;
@@ -237,6 +279,7 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
 
     vdev->interrupt = VFIO_INT_MSIX;
     vdev->msix_pba_holdoff = false;
+    vfio_pci_msi_follow_vlpis(vdev);
     /* Without a use count, msix_notify() drops the vector's MSIs */
     for (i = 0; i < vdev->msix->entries; i++) {
         msix_vector_use(pdev, i);
@@ -333,6 +376,7 @@ void vfio_pci_msi_enable(VFIOPCIDevice *vdev)
     unsigned nr = msi_nr_vectors_allocated(&vdev->pdev);
 
     vdev->interrupt = VFIO_INT_MSI;
+    vfio_pci_msi_follow_vlpis(vdev);
     vfio_pci_msix_update_pba_trap(vdev);
     /* The host cannot add MSI vectors later: all of them at once */
     vfio_msix_engine_begin(vdev->msix_engine);

@@ -117,6 +117,65 @@ static void test_masked_raises_replayed_once(void)
     fake_cleanup(&f);
 }
 
+/*
+ * With vLPIs (GICv4) the host drops what was pending in the vPE when it
+ * stops forwarding a vector: each unmask of a vector masked while its
+ * irqfd was attached sends one MSI, and only then.
+ */
+static void test_vlpi_resend(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+
+    fake_init(&f, 2, true);
+    unmask(&f, 0);
+
+    /* Off (the default): nothing pending, nothing sent */
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 0);
+
+    msix_eventfds_set_vlpi_resend(f.s, true);
+    /* Forwarded when masked: one MSI at the unmask, spurious here */
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 1);
+    g_assert_cmpuint(f.duplicates, ==, 1);
+
+    /* Raised while masked: the latched signal is that one MSI */
+    msix_eventfds_mask(f.s, 0);
+    fake_raise(&f, 0);
+    wait_latched(&f, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 2);
+    g_assert_cmpuint(f.duplicates, ==, 1);
+
+    /* Masked again before it went live (one batch): still one */
+    msix_eventfds_begin(f.s);
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    msix_eventfds_mask(f.s, 0);
+    unmask(&f, 0);
+    msix_eventfds_commit(f.s);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 3);
+
+    /* Never forwarded (masked since the enable): nothing to resend */
+    msix_eventfds_mask(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 0);
+
+    /* Released while masked: nothing comes back at the next enable */
+    msix_eventfds_mask(f.s, 1);
+    msix_eventfds_release(f.s, 1);
+    unmask(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 0);
+
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.resent, ==, 2);
+    g_assert_cmpuint(st.replayed, ==, 3);
+    fake_cleanup(&f);
+}
+
 static void test_raise_before_poller_is_not_lost(void)
 {
     Fake f;
@@ -715,6 +774,7 @@ int main(int argc, char **argv)
                     test_unmask_mask_costs);
     g_test_add_func("/msix-eventfd/masked-raises-replayed-once",
                     test_masked_raises_replayed_once);
+    g_test_add_func("/msix-eventfd/vlpi-resend", test_vlpi_resend);
     g_test_add_func("/msix-eventfd/raise-before-poller",
                     test_raise_before_poller_is_not_lost);
     g_test_add_func("/msix-eventfd/unmask-drains-eventfd",

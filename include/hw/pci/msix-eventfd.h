@@ -45,6 +45,7 @@ typedef struct MSIXEventfdStats {
     uint64_t fallbacks;         /* went to QEMU: KVM refused it */
     uint64_t restores;          /* went back to KVM after a fallback */
     uint64_t pending;           /* signals latched, not yet delivered */
+    uint64_t resent;            /* of replayed: for a vLPI maybe dropped */
 } MSIXEventfdStats;
 
 /*
@@ -124,6 +125,15 @@ void msix_eventfds_stop_poller(MSIXEventfds *s);
  * change from MSI-X to MSI).  Only while every vector is unused.
  */
 void msix_eventfds_set_ops(MSIXEventfds *s, const MSIXEventfdOps *ops);
+
+/*
+ * @on: the host may forward the irqfds to the guest as vLPIs (GICv4).
+ * A vector masked while KVM had its irqfd may then have had an MSI
+ * pending in the vPE, which the host drops when it stops forwarding
+ * it: its next unmask sends one MSI, whatever was latched (counted in
+ * .resent).  Off by default: nothing is lost without vLPIs.
+ */
+void msix_eventfds_set_vlpi_resend(MSIXEventfds *s, bool on);
 
 /* Tell @l of fallbacks and restores from now on; NULL: nobody */
 void msix_eventfds_set_listener(MSIXEventfds *s, const MSIXEventfdListener *l,

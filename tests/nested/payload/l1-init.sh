@@ -144,14 +144,14 @@ count_windows() {
     }' $tr/trace
 }
 
-# ivshmem_server NAME VECTORS NOW LATER: an ivshmem-doorbell NAME with
-# VECTORS vectors for L2, whose server sends NOW of its eventfds at once
-# and LATER more, one at each line on /tmp/NAME.ctl.
+# ivshmem_server NAME VECTORS NOW LATER [OPTIONS]: an ivshmem-doorbell
+# NAME with VECTORS vectors for L2, whose server sends NOW of its
+# eventfds at once and LATER more, one at each line on /tmp/NAME.ctl.
 ivshmem_server() {
     mkfifo "/tmp/$1.ctl"
     /bin/vmsix-ivshmem-server "/tmp/$1.sock" "/tmp/$1.ctl" "$3" "$4" \
         >"/tmp/$1.log" 2>&1 || fail "ivshmem server $1: $(cat "/tmp/$1.log")"
-    ivshmem_args="$ivshmem_args -chardev socket,id=$1c,path=/tmp/$1.sock -device ivshmem-doorbell,id=$1,chardev=$1c,vectors=$2"
+    ivshmem_args="$ivshmem_args -chardev socket,id=$1c,path=/tmp/$1.sock -device ivshmem-doorbell,id=$1,chardev=$1c,vectors=$2$5"
 }
 
 ivshmem= ivshmem_args=
@@ -161,8 +161,9 @@ if [ -n "$ivshmem" ]; then
     # iv2: their routes fill KVM's table; iv3: iv-refused, whose routes
     # KVM has no room for (three eventfds, one late)
     ivshmem_server iv0 4 2 1
-    ivshmem_server iv1 2048 2048 0
-    ivshmem_server iv2 2048 2048 0
+    # (never rung: no ioeventfd for each of their 4096 eventfds)
+    ivshmem_server iv1 2048 2048 0 ,ioeventfd=off
+    ivshmem_server iv2 2048 2048 0 ,ioeventfd=off
     ivshmem_server iv3 4 3 1
     say "ivshmem servers up"
 fi
@@ -200,7 +201,7 @@ n=0
 for bdf in $devices; do
     n=$((n + 1))
     set -- "$@" -device "pcie-root-port,id=rp$n,chassis=$n" \
-        -device "vfio-pci,host=$bdf,bus=rp$n,id=td$n"
+        -device "vfio-pci,host=$bdf,bus=rp$n,id=td$n$(arg vfio)"
 done
 qmp_on= qmp_opened=
 if [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ]; then
@@ -238,4 +239,6 @@ wait $relay_pid
 say "l2-exit $(cat /tmp/l2.rc)"
 count_windows
 dmesg | grep -iE 'vfio|smmu|its' | tail -n 10 | sed 's/^/L1-DMESG-END| /'
+# Whether KVM forwards MSIs to L2 as vLPIs (VMSIX_PAYLOAD_GIC=4)
+dmesg | grep -m1 -E 'GICv4(\.1)? support' | sed 's/^/L1-DMESG-END| /'
 finish 0

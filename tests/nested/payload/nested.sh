@@ -18,6 +18,13 @@
 #                           $VMSIX_BUILD/payload/SUITE/
 #   VMSIX_NESTED_APPEND     more of L1's kernel command line, e.g.
 #                           vmsix.ioctls=off (no trace of QEMU's ioctls)
+#   VMSIX_PAYLOAD_GIC       4: L0's GIC is a GICv4.1 and L1's KVM forwards
+#                           the device's MSIs to L2 as vLPIs
+#                           (kvm-arm.vgic_v4_enable=1); the run is named
+#                           ...-gicv4 (default 3)
+#   VMSIX_PAYLOAD_VFIO      more options of each vfio-pci device, e.g.
+#                           ,x-msix-vlpi-resend=off (the run is named
+#                           ...-vfio; no spaces)
 #   VMSIX_PAYLOAD_DEVICES   msix-testdevs of VECTORS each (default 1); with
 #                           more, the run is named FLAVOR-VECTORS[-ONLY]-xN
 #                           and checks route exhaustion (check_exhaustion)
@@ -259,8 +266,8 @@ check_exhaustion_qmp() {
 # it full.
 check_ivshmem() {
     local reports
-    reports=$(grep -E '^L2\| [^ ]*: vector [0-9]+: cannot add its KVM MSI route: .*; its interrupts, and those of any vector KVM refuses later, go through QEMU$' "$log" |
-        sed -E 's/^L2\| ([^:]*): .*/\1/' | tr '\n' ' ')
+    reports=$({ grep -E '^L2\| [^ ]+: [^ ]+: vector [0-9]+: cannot add its KVM MSI route: .*; its interrupts, and those of any vector KVM refuses later, go through QEMU$' "$log" || true; } |
+        sed -E 's/^L2\| [^ ]+: ([^ ]+): .*/\1/' | tr '\n' ' ')
     echo "payload $name: route refusals reported by: ${reports:-none}"
     case "${only:-k}" in *k*) ;; *) return 0 ;; esac
     [ "$reports" = "iv2 iv3 " ] ||
@@ -283,12 +290,21 @@ if [ -n "$ivshmem" ]; then
 fi
 nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
-case "$only" in *[!a-k]*) usage ;; esac
+case "$only" in *[!a-l]*) usage ;; esac
 devices=${VMSIX_PAYLOAD_DEVICES:-1}
 case "$devices" in ''|0|*[!0-9]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
 [ "$devices" = 1 ] || name="$name-x$devices"
 [ -z "$ivshmem" ] || { name="$flavor-ivshmem${only:+-$only}" devices=0; }
+vfio_opts=${VMSIX_PAYLOAD_VFIO:-}
+case "$vfio_opts" in *' '*) usage ;; esac
+[ -z "$vfio_opts" ] || name="$name-vfio"
+gic=${VMSIX_PAYLOAD_GIC:-3} l1_gic_append=
+case "$gic" in
+3) ;;
+4) name="$name-gicv4" l1_gic_append=kvm-arm.vgic_v4_enable=1 ;;
+*) usage ;;
+esac
 
 here="$VMSIX_TOP/tests/nested/payload"
 l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
@@ -320,11 +336,11 @@ vmsix_info "payload $name: L0 TCG -> L1 KVM -> L2 payload with vfio-pci ($log)"
 rc=0
 rm -f "$results"
 timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
-    -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
+    -M virt,virtualization=on,gic-version=$gic,iommu=smmuv3 \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} ${VMSIX_NESTED_APPEND:-}" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${VMSIX_NESTED_APPEND:-}" \
     "${testdevs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
@@ -354,6 +370,11 @@ grep -qE '^L2\| [0-9]+ passed, [0-9]+ failed$' "$log" ||
 if [ -z "$ivshmem" ]; then
     why=$(nested_msix_expected "$log" "$flavor") ||
         vmsix_die "payload $name: $why (log: $log)"
+fi
+if [ "$gic" = 4 ]; then
+    grep -qE '^L1-DMESG-END\| .*kvm \[[0-9]+\]: GICv4(\.1)? support enabled' "$log" ||
+        vmsix_die "payload $name: L1's KVM does not say it uses GICv4 (log: $log)"
+    echo "payload $name: L1's KVM uses GICv4 (direct vLPI injection)"
 fi
 if ! grep -q 'vmsix.ioctls=off' <<<"${VMSIX_NESTED_APPEND:-}"; then
     grep -q '^PAYLOAD-L1 ioctl-trace lost 0$' "$log" ||
