@@ -209,10 +209,12 @@ if [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ]; then
     mkfifo /tmp/qmp.in /tmp/qmp.out
     set -- "$@" -chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control
 fi
-# The fork also traces each pending MSI it hands to KVM at an unmask, and
-# when it stops and starts trapping the PBA.
+# The fork also traces each pending MSI it hands to KVM at an unmask,
+# when it stops and starts trapping the PBA, and whether it resends
+# MSIs for vLPIs the host may drop (GICv4).
 [ "$(arg flavor)" = fork ] &&
-    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*'
+    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
+        -trace 'msix_eventfds_vlpi_*'
 # ...and, with several devices, each vector KVM has no route for.
 [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ] &&
     set -- "$@" -trace msix_eventfds_fallback
@@ -240,5 +242,5 @@ say "l2-exit $(cat /tmp/l2.rc)"
 count_windows
 dmesg | grep -iE 'vfio|smmu|its' | tail -n 10 | sed 's/^/L1-DMESG-END| /'
 # Whether KVM forwards MSIs to L2 as vLPIs (VMSIX_PAYLOAD_GIC=4)
-dmesg | grep -m1 -E 'GICv4(\.1)? support' | sed 's/^/L1-DMESG-END| /'
+dmesg | grep -m1 -E 'kvm \[[0-9]+\]: GICv4(\.1)? support' | sed 's/^/L1-DMESG-END| /'
 finish 0

@@ -951,8 +951,11 @@ static void scenario_h(struct tdev *t)
  * GICv4 that pending state is a vLPI's, in the vPE's virtual pending
  * table, and the hypervisor drops it when it stops forwarding the
  * vector (docs/devel/vmsix-gicv4.rst).  Variants: the vector mask, the
- * function mask, a message change while masked (the pending MSI is the
- * old message's), and a poll while the vector is still masked.
+ * function mask, a message change while masked, and a poll while the
+ * vector is still masked.  With a message change the one MSI may come
+ * on either message: on the old one if it reached the GIC before the
+ * mask, on the new one if it was still on its way (latched while
+ * masked, sent at the unmask) or resent for a vLPI the host dropped.
  */
 static void scenario_l(struct tdev *t)
 {
@@ -963,6 +966,7 @@ static void scenario_l(struct tdev *t)
     uint32_t v = t->nvec > 6 ? 6 : t->nvec - 1;
     uint32_t lpi = t->lpi + v, event = t->nvec + v, new_lpi = lpi_alloc(1);
     uint32_t variant, before, before_new, got, got_new, while_masked;
+    uint64_t total;
     bool ok;
 
     its_map_event(t->pd->devid, event, new_lpi);
@@ -973,6 +977,7 @@ static void scenario_l(struct tdev *t)
         quiet();
         before = lpi_count[lpi - LPI_BASE];
         before_new = lpi_count[new_lpi - LPI_BASE];
+        total = lpi_total;
         mark(names[variant]);
         reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
         /* A read back: the raise has left the device when it returns. */
@@ -995,13 +1000,19 @@ static void scenario_l(struct tdev *t)
             vec_mask(t, v, true);
             break;
         }
-        /* Now take what is pending: exactly the one raise. */
-        wait_lpi(lpi, before + 1);
+        /*
+         * Now take what is pending: exactly the one raise.  Still masked,
+         * only what the GIC has: a raise latched on its way comes at the
+         * unmask.
+         */
+        if (variant != 3) {
+            wait_total(total + 1);
+        }
         quiet();
         while_masked = lpi_count[lpi - LPI_BASE] - before;
         if (variant == 3) {
             vec_mask(t, v, false);
-            wait_lpi(lpi, before + 1);
+            wait_total(total + 1);
             quiet();
         }
         mark("l");
@@ -1010,10 +1021,10 @@ static void scenario_l(struct tdev *t)
         if (variant == 2) {
             vec_program(t, v, v);
         }
-        ok = got == 1 && got_new == 0;
+        ok = got + got_new == 1;
         result(names[variant], ok, "dev=%s vector=%u delivered=%u "
                "new_message=%u before_unmask=%u", t->name, v, got, got_new,
-               variant == 3 ? while_masked : got);
+               variant == 3 ? while_masked : got + got_new);
     }
 }
 
