@@ -78,8 +78,20 @@ qmp_at_mark() {
 }
 
 relay() {
+    local held=
     while IFS= read -r line; do
-        line=${line%"$cr"}
+        line=$held${line%"$cr"}
+        held=
+        # QEMU writes the console a character at a time and a trace line
+        # whole, into this one pipe: the PBA trap's deferred untrap,
+        # traced from a timer, can land inside a console line.  Take it
+        # out; the console line goes on on the next line read.
+        case "$line" in
+        ?*vfio_msix_pba_*)
+            held=${line%%vfio_msix_pba_*}
+            line=vfio_msix_pba_${line#*vfio_msix_pba_}
+            ;;
+        esac
         echo "L2| $line"
         case "$line" in
         VMSIX-MARK\ *)
