@@ -5,12 +5,14 @@
  * sends them all at once, and the run needs eventfds that arrive after
  * the guest has enabled MSI-X, and vectors that never get one.
  *
- * usage: vmsix-ivshmem-server SOCKET CONTROL NOW LATER
+ * usage: vmsix-ivshmem-server SOCKET CONTROL NOW LATER [shared]
  *   Listens on the Unix socket SOCKET and serves the first client that
  *   connects as peer 0 (docs/specs/ivshmem-spec.rst): protocol version,
  *   its ID, 1 MiB of shared memory, and NOW eventfds for its vectors
  *   0..NOW-1.  Then each line read from the FIFO CONTROL sends one more,
  *   up to LATER more; "SENT n" on stdout says that the n-th went out.
+ *   With "shared", each eventfd goes to two vectors in a row, as a
+ *   broken server might send it: KVM takes one irqfd per eventfd.
  *   It returns once it listens, and serves in the background until the
  *   client closes the connection.
  *
@@ -20,6 +22,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,16 +72,29 @@ static void send_msg(int sock, int64_t value, int fd)
     }
 }
 
+static bool shared;
+
 static void send_eventfd(int sock)
 {
-    int fd = eventfd(0, EFD_CLOEXEC);
+    static int fd = -1;
 
+    if (fd >= 0) {
+        /* The second vector of a shared one */
+        send_msg(sock, PEER_ID, fd);
+        close(fd);
+        fd = -1;
+        return;
+    }
+    fd = eventfd(0, EFD_CLOEXEC);
     if (fd < 0) {
         die("eventfd");
     }
     send_msg(sock, PEER_ID, fd);
-    /* The client has its own reference now. */
-    close(fd);
+    if (!shared) {
+        /* The client has its own reference now. */
+        close(fd);
+        fd = -1;
+    }
 }
 
 static int accept_client(const char *path)
@@ -121,10 +137,12 @@ int main(int argc, char **argv)
     int sock, shm, ctl, i, now, later;
     char c;
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s SOCKET CONTROL NOW LATER\n", argv[0]);
+    if (argc < 5 || argc > 6 || (argc == 6 && strcmp(argv[5], "shared"))) {
+        fprintf(stderr, "usage: %s SOCKET CONTROL NOW LATER [shared]\n",
+                argv[0]);
         return 2;
     }
+    shared = argc == 6;
     now = atoi(argv[3]);
     later = atoi(argv[4]);
     shm = memfd_create("vmsix-ivshmem", MFD_CLOEXEC);

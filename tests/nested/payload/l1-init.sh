@@ -156,12 +156,14 @@ count_windows() {
     }' $tr/trace
 }
 
-# ivshmem_server NAME VECTORS NOW LATER [OPTIONS]: an ivshmem-doorbell
-# NAME with VECTORS vectors for L2, whose server sends NOW of its
-# eventfds at once and LATER more, one at each line on /tmp/NAME.ctl.
+# ivshmem_server NAME VECTORS NOW LATER [OPTIONS [SHARED]]: an
+# ivshmem-doorbell NAME with VECTORS vectors for L2, whose server sends
+# NOW of its eventfds at once and LATER more, one at each line on
+# /tmp/NAME.ctl, each to two vectors with SHARED=shared.
 ivshmem_server() {
     mkfifo "/tmp/$1.ctl"
-    /bin/vmsix-ivshmem-server "/tmp/$1.sock" "/tmp/$1.ctl" "$3" "$4" \
+    # shellcheck disable=SC2086
+    /bin/vmsix-ivshmem-server "/tmp/$1.sock" "/tmp/$1.ctl" "$3" "$4" ${6:-} \
         >"/tmp/$1.log" 2>&1 || fail "ivshmem server $1: $(cat "/tmp/$1.log")"
     ivshmem_args="$ivshmem_args -chardev socket,id=$1c,path=/tmp/$1.sock -device ivshmem-doorbell,id=$1,chardev=$1c,vectors=$2$5"
 }
@@ -171,12 +173,14 @@ ivshmem= ivshmem_args=
 if [ -n "$ivshmem" ]; then
     # iv0: payload's iv-late (two eventfds, one late, one never); iv1,
     # iv2: their routes fill KVM's table; iv3: iv-refused, whose routes
-    # KVM has no room for (three eventfds, one late)
+    # KVM has no room for (three eventfds, one late); iv4: iv-shared,
+    # one eventfd for vectors 0 and 1, one for 2 and 3
     ivshmem_server iv0 4 2 1
     # (never rung: no ioeventfd for each of their 4096 eventfds)
     ivshmem_server iv1 2048 2048 0 ,ioeventfd=off
     ivshmem_server iv2 2048 2048 0 ,ioeventfd=off
     ivshmem_server iv3 4 3 1
+    ivshmem_server iv4 4 4 0 "" shared
     say "ivshmem servers up"
 fi
 
