@@ -378,6 +378,8 @@ static void notify_fallback(MSIXEventfdVector *v, Error *err)
 
 static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
+    bool forwarded = v->s->vlpi_resend && v->irqfd_attached;
+
     if (!detach_irqfd(v)) {
         error_free(err);
         return;
@@ -386,6 +388,13 @@ static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
     notify_fallback(v, err);
     report_failure(v, &v->s->failure_reported, err);
     serve_from_main_loop(v);
+    if (forwarded) {
+        /* Unmasked, so the main loop sends it now: see vlpi_resend */
+        v->stats.resent++;
+        v->stats.replayed++;
+        trace_msix_eventfds_vlpi_resend(v->s->name, vector_nr(v));
+        event_notifier_set(&v->notifier);
+    }
 }
 
 /*
@@ -431,6 +440,13 @@ static void msix_eventfds_go_live(MSIXEventfdVector *v)
     MSIXEventfds *s = v->s;
     Error *err = NULL;
 
+    if (!v->replay && v->vlpi_maybe_dropped) {
+        /* Nothing latched to stand in for it: resend one MSI */
+        v->stats.resent++;
+        trace_msix_eventfds_vlpi_resend(s->name, vector_nr(v));
+        v->replay = true;
+    }
+    v->vlpi_maybe_dropped = false;
     if (v->replay) {
         /*
          * Hand what was pending back to the eventfd: KVM_IRQFD injects on
@@ -533,15 +549,6 @@ void msix_eventfds_unmask(MSIXEventfds *s, unsigned vector, MSIMessage msg)
     if (s->ops->take_pending) {
         pending |= s->ops->take_pending(s->opaque, vector);
     }
-    if (v->vlpi_maybe_dropped) {
-        v->vlpi_maybe_dropped = false;
-        if (!pending) {
-            /* Nothing latched to stand in for it: resend one MSI */
-            v->stats.resent++;
-            trace_msix_eventfds_vlpi_resend(s->name, vector);
-            pending = true;
-        }
-    }
     v->replay = pending;
     v->msg = msg;
 
@@ -584,19 +591,21 @@ static bool msix_eventfds_quiesce(MSIXEventfdVector *v)
 void msix_eventfds_mask(MSIXEventfds *s, unsigned vector)
 {
     MSIXEventfdVector *v = get_vector(s, vector);
+    bool forwarded;
 
     if (v->state == MSIX_EVENTFD_MASKED) {
         return;
     }
     /*
      * A vLPI pending in the vPE when KVM stops forwarding it is dropped,
-     * not handed back: remember that this vector may have had one.
+     * not handed back: remember that this vector may have had one, until
+     * it goes live again (it may be masked again before, in one batch).
      */
-    v->vlpi_maybe_dropped = s->vlpi_resend && v->irqfd_attached;
+    forwarded = s->vlpi_resend && v->irqfd_attached;
     if (!msix_eventfds_quiesce(v)) {
-        v->vlpi_maybe_dropped = false;
         return;
     }
+    v->vlpi_maybe_dropped |= forwarded;
     if (v->replay) {
         /* Unmasked and masked again within one batch: keep it pending */
         v->replay = false;

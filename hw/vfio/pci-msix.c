@@ -233,18 +233,27 @@ static bool vfio_pci_msix_alloc_check(VFIOPCIDevice *vdev, Error **errp)
 
 /*
  * Whether the host may forward this VM's MSIs to it as vLPIs (GICv4):
- * the vPE doorbells ("GICv4-vpe" in /proc/interrupts) exist once the
- * host uses GICv4 for a VM with an ITS.  No kernel interface says
- * whether a given irqfd is forwarded, so any doorbell counts as a yes.
+ * only through an ITS, whose routes carry a DeviceID, and then the vPE
+ * doorbells ("GICv4-vpe" in /proc/interrupts) exist once the host uses
+ * GICv4 for the VM.  No kernel interface says whether a given irqfd is
+ * forwarded, so any doorbell counts as a yes.  Read once, at the first
+ * enable, when this VM's GIC exists: the file can be large, and a guest
+ * toggles Enable at will.
  */
 static bool vfio_pci_host_has_vlpis(void)
 {
+    static int has_vlpis = -1;
     g_autofree char *text = NULL;
 
-    if (!g_file_get_contents("/proc/interrupts", &text, NULL, NULL)) {
+    if (!kvm_irqfds_enabled() || !kvm_msi_devid_required()) {
         return false;
     }
-    return strstr(text, "GICv4") != NULL;
+    if (has_vlpis < 0) {
+        has_vlpis = g_file_get_contents("/proc/interrupts", &text, NULL,
+                                        NULL) &&
+                    strstr(text, "GICv4") != NULL;
+    }
+    return has_vlpis;
 }
 
 /*
@@ -265,7 +274,7 @@ static void vfio_pci_msi_follow_vlpis(VFIOPCIDevice *vdev)
         on = false;
         break;
     default:
-        on = kvm_irqfds_enabled() && vfio_pci_host_has_vlpis();
+        on = vfio_pci_host_has_vlpis();
         break;
     }
     msix_eventfds_set_vlpi_resend(vfio_msix_engine_eventfds(vdev->msix_engine),

@@ -91,6 +91,9 @@ flap() {
         n=$((n + 1))
     done
     say "rounds done"
+    # A lost interrupt shows as a transmit timeout or a hang report
+    dmesg | grep -E 'NETDEV WATCHDOG|Hardware Unit Hang|Reset adapter' |
+        sed 's/^/L2-DMESG| /'
     say "flap ok $NESTED_FLAPS"
 }
 

@@ -260,7 +260,9 @@ l2_checks() {
     case "$SCN_TRAFFIC" in
     dhcp) check "L2: DHCP lease through the device" has '^L2\| NESTED-L2 dhcp ok$' ;;
     flap) check "L2: $NESTED_FLAPS link flaps, the gateway answered after each" \
-        has "^L2\\| NESTED-L2 flap ok $NESTED_FLAPS$" ;;
+        has "^L2\\| NESTED-L2 flap ok $NESTED_FLAPS$"
+        check "L2: no transmit timeout or hang of e1000e" \
+            not_has '^L2\| L2-DMESG\| .*(NETDEV WATCHDOG|Hardware Unit Hang|Reset adapter)' ;;
     disk) check "L2: read the NVMe disk" has '^L2\| NESTED-L2 disk-read ok$' ;;
     lifecycle)
         check "L2: DHCP lease before the reset" lease_before_reset

@@ -150,11 +150,16 @@ static void test_vlpi_resend(void)
     g_assert_cmpuint(fake_delivered(&f, 0), ==, 2);
     g_assert_cmpuint(f.duplicates, ==, 1);
 
-    /* Masked again before it went live (one batch): still one */
+    /*
+     * Masked again before it went live (one batch): still one, and the
+     * PBA shows nothing, since nothing is known to be pending
+     */
     msix_eventfds_begin(f.s);
     msix_eventfds_mask(f.s, 0);
     unmask(&f, 0);
     msix_eventfds_mask(f.s, 0);
+    msix_eventfds_sync_pending(f.s);
+    g_assert_false(f.v[0].pba);
     unmask(&f, 0);
     msix_eventfds_commit(f.s);
     g_assert_cmpuint(fake_delivered(&f, 0), ==, 3);
@@ -165,10 +170,10 @@ static void test_vlpi_resend(void)
     g_assert_cmpuint(fake_delivered(&f, 1), ==, 0);
 
     /* Released while masked: nothing comes back at the next enable */
-    msix_eventfds_mask(f.s, 1);
-    msix_eventfds_release(f.s, 1);
-    unmask(&f, 1);
-    g_assert_cmpuint(fake_delivered(&f, 1), ==, 0);
+    msix_eventfds_mask(f.s, 0);
+    msix_eventfds_release(f.s, 0);
+    unmask(&f, 0);
+    g_assert_cmpuint(fake_delivered(&f, 0), ==, 3);
 
     stats_of(&f, 0, &st);
     g_assert_cmpuint(st.resent, ==, 2);
@@ -365,6 +370,36 @@ static void test_commit_failure_in_place(void)
     fake_raise(&f, 0);
     g_assert_cmpuint(f.v[0].last_data, ==, 7);
     g_assert_cmpuint(f.wrong_data, ==, 0);
+    fake_cleanup(&f);
+}
+
+/*
+ * With vLPIs, a refused commit that takes an unmasked vector's irqfd away
+ * drops what the vPE had pending too: the main loop resends one MSI.
+ */
+static void test_vlpi_resend_on_fallback(void)
+{
+    Fake f;
+    MSIXEventfdStats st;
+    int i;
+
+    fake_init(&f, 1, true);
+    msix_eventfds_set_vlpi_resend(f.s, true);
+    unmask(&f, 0);
+    f.fail_commit = true;
+    fake_set_msg(&f, 0, 7);
+    unmask(&f, 0);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    /* The resend is in the eventfd already: no waiting */
+    for (i = 0; i < 10 && !f.v[0].user_delivered; i++) {
+        main_loop_wait(true);
+    }
+    g_assert_cmpuint(f.v[0].user_delivered, ==, 1);
+    stats_of(&f, 0, &st);
+    g_assert_cmpuint(st.resent, ==, 1);
+    g_assert_cmpuint(st.replayed, ==, 1);
+    /* and the vector is served normally after that */
+    raise_via_main_loop(&f, 0, 2);
     fake_cleanup(&f);
 }
 
@@ -775,6 +810,8 @@ int main(int argc, char **argv)
     g_test_add_func("/msix-eventfd/masked-raises-replayed-once",
                     test_masked_raises_replayed_once);
     g_test_add_func("/msix-eventfd/vlpi-resend", test_vlpi_resend);
+    g_test_add_func("/msix-eventfd/vlpi-resend-on-fallback",
+                    test_vlpi_resend_on_fallback);
     g_test_add_func("/msix-eventfd/raise-before-poller",
                     test_raise_before_poller_is_not_lost);
     g_test_add_func("/msix-eventfd/unmask-drains-eventfd",
