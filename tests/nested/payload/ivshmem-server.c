@@ -135,6 +135,7 @@ static int accept_client(const char *path)
 int main(int argc, char **argv)
 {
     int sock, shm, ctl, i, now, later;
+    ssize_t n;
     char c;
 
     if (argc < 5 || argc > 6 || (argc == 6 && strcmp(argv[5], "shared"))) {
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
      * Keep the connection until the client goes: closing it would be a
      * protocol error.
      */
-    while (read(sock, &c, 1) > 0) {
-    }
+    do {
+        n = read(sock, &c, 1);
+    } while (n > 0);
     return 0;
 }

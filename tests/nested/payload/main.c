@@ -116,10 +116,10 @@ static void skip(const char *name, const char *why)
  * Open the window @name, until the next mark: the nested run counts the
  * interrupt ioctls of L1's QEMU in each, summed over the windows of one
  * name.  Each scenario opens the window of its letter, and goes back to
- * it after a window of its own (b-unmask, ...); "end" is QEMU's exit.  With vmsix.marks=ack, wait
- * until L1 has put the mark in its kernel's trace and says so with a
- * character on the console, so that nothing the payload does next can
- * be traced before the mark.
+ * it after a window of its own (b-unmask, ...); "end" is QEMU's exit.
+ * With vmsix.marks=ack, wait until L1 has put the mark in its kernel's
+ * trace and says so with a character on the console, so that nothing
+ * the payload does next can be traced before the mark.
  */
 static void mark(const char *name)
 {
