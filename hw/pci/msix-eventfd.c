@@ -376,6 +376,16 @@ static void notify_fallback(MSIXEventfdVector *v, Error *err)
     }
 }
 
+/*
+ * An MSI that the host may have dropped as a pending vLPI goes out again
+ * (msix_eventfds_set_vlpi_resend()): counted and traced here.
+ */
+static void count_vlpi_resend(MSIXEventfdVector *v)
+{
+    v->stats.resent++;
+    trace_msix_eventfds_vlpi_resend(v->s->name, vector_nr(v));
+}
+
 static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
 {
     bool forwarded = v->s->vlpi_resend && v->irqfd_attached;
@@ -389,10 +399,9 @@ static void fall_back_to_userspace(MSIXEventfdVector *v, Error *err)
     report_failure(v, &v->s->failure_reported, err);
     serve_from_main_loop(v);
     if (forwarded) {
-        /* Unmasked, so the main loop sends it now: see vlpi_resend */
-        v->stats.resent++;
+        /* Unmasked, so the main loop sends it now */
+        count_vlpi_resend(v);
         v->stats.replayed++;
-        trace_msix_eventfds_vlpi_resend(v->s->name, vector_nr(v));
         event_notifier_set(&v->notifier);
     }
 }
@@ -442,8 +451,7 @@ static void msix_eventfds_go_live(MSIXEventfdVector *v)
 
     if (!v->replay && v->vlpi_maybe_dropped) {
         /* Nothing latched to stand in for it: resend one MSI */
-        v->stats.resent++;
-        trace_msix_eventfds_vlpi_resend(s->name, vector_nr(v));
+        count_vlpi_resend(v);
         v->replay = true;
     }
     v->vlpi_maybe_dropped = false;

@@ -259,8 +259,8 @@ static bool vfio_pci_host_has_vlpis(void)
 /*
  * A vLPI pending when its vector is masked is dropped by the host, not
  * handed back (docs/devel/vmsix-gicv4.rst): with vLPIs, each unmask of
- * a vector masked while forwarded sends one MSI.  Decided at each
- * enable, when the VM's GIC, and so its doorbells, exist.
+ * a vector masked while forwarded sends one MSI.  Set at each enable,
+ * from the property or, for auto, from the host (read once).
  */
 static void vfio_pci_msi_follow_vlpis(VFIOPCIDevice *vdev)
 {
