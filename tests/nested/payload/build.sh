@@ -41,5 +41,9 @@ mv "$out/vmsix-payload.img.tmp" "$out/vmsix-payload.img"
 "${cross}gcc" -O2 -g -Wall -Wextra -Werror -static \
     "$src/ivshmem-server.c" -o "$out/vmsix-ivshmem-server.tmp"
 mv "$out/vmsix-ivshmem-server.tmp" "$out/vmsix-ivshmem-server"
+# The refusal runs' host, a program of L1 (payload/refuse.c)
+"${cross}gcc" -O2 -g -Wall -Wextra -Werror -static \
+    "$src/refuse.c" -o "$out/vmsix-refuse.tmp"
+mv "$out/vmsix-refuse.tmp" "$out/vmsix-refuse"
 [ $# -lt 1 ] || touch "$1"
 echo "$out/vmsix-payload.img"

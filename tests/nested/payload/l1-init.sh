@@ -69,6 +69,19 @@ ivshmem_at_mark() {
     iv-late2) echo > /tmp/iv3.ctl ;;
     esac
 }
+# A refusal run (vmsix.refuse=MARK/IOCTL/COUNT/RESULT[,...]): L1's QEMU
+# runs under vmsix-refuse (payload/refuse.c), told at the payload's mark
+# MARK to make the host refuse QEMU's next COUNT calls of IOCTL with
+# RESULT.  One rule at a time, each armed before the payload goes on.
+refuse_at_mark() {
+    local rule
+    for rule in $(echo "$refuse" | tr , ' '); do
+        [ "${rule%%/*}" = "$1" ] || continue
+        rule=${rule#*/}
+        echo "$rule" | tr / ' ' > /tmp/refuse.ctl
+        read -r _ < /tmp/refuse.ack
+    done
+}
 qmp_at_mark() {
     [ -n "$qmp_on" ] || return 0
     case "$1" in
@@ -97,6 +110,7 @@ relay() {
         VMSIX-MARK\ *)
             echo "$line" > $tr/trace_marker
             qmp_at_mark "${line#VMSIX-MARK }"
+            [ -z "$refuse" ] || refuse_at_mark "${line#VMSIX-MARK }"
             [ -z "$ivshmem" ] || ivshmem_at_mark "${line#VMSIX-MARK }"
             echo >&3 ;;
         *msix_eventfds_replay\ *) echo VMSIX-REPLAY > $tr/trace_marker ;;
@@ -219,8 +233,13 @@ for bdf in $devices; do
     set -- "$@" -device "pcie-root-port,id=rp$n,chassis=$n" \
         -device "vfio-pci,host=$bdf,bus=rp$n,id=td$n$(arg vfio)"
 done
+refuse=$(arg refuse) launcher=
+if [ -n "$refuse" ]; then
+    mkfifo /tmp/refuse.ctl /tmp/refuse.ack
+    launcher="/bin/vmsix-refuse /tmp/refuse.ctl /tmp/refuse.ack"
+fi
 qmp_on= qmp_opened=
-if [ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ]; then
+if [ "$(arg flavor)" = fork ] && { [ "$(arg devices)" != 1 ] || [ -n "$refuse" ]; }; then
     qmp_on=1
     mkfifo /tmp/qmp.in /tmp/qmp.out
     set -- "$@" -chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control
@@ -231,9 +250,11 @@ fi
 [ "$(arg flavor)" = fork ] &&
     set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
         -trace 'msix_eventfds_vlpi_*'
-# ...and, with several devices, each vector KVM has no route for.
-[ "$(arg flavor)" = fork ] && [ "$(arg devices)" != 1 ] &&
-    set -- "$@" -trace msix_eventfds_fallback
+# ...and, with several devices or refusals, each vector it serves
+# itself and each host refusal.
+[ -n "$qmp_on" ] &&
+    set -- "$@" -trace msix_eventfds_fallback \
+        -trace vfio_msix_engine_host_refused
 
 # The fork keeps an eventfd per vector: three devices of 2048 need more
 # than the 4096 files a process gets from the kernel by default (systemd
@@ -251,7 +272,8 @@ cr=$(printf '\r')
 mkfifo /tmp/l2-output
 relay < /tmp/l2-output &
 relay_pid=$!
-/bin/qemu-system-aarch64 "$@" <&3 >/tmp/l2-output 2>/tmp/l2-output
+# shellcheck disable=SC2086
+$launcher /bin/qemu-system-aarch64 "$@" <&3 >/tmp/l2-output 2>/tmp/l2-output
 echo $? > /tmp/l2.rc
 wait $relay_pid
 say "l2-exit $(cat /tmp/l2.rc)"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# vmsix-refuse (payload/refuse.c), built for this host, refuses what a
+# rule asks and nothing else: a probe makes KVM_IRQFD and
+# VFIO_DEVICE_SET_IRQS calls on /dev/null (which the kernel answers
+# ENOTTY) before, during and after two one-shot rules, and a detach and
+# an INTx trigger that no rule applies to.
+set -euo pipefail
+# shellcheck source=vmsix/lib.sh
+. "$(dirname "$0")/../../../vmsix/lib.sh"
+
+out="$VMSIX_BUILD/payload/refuse-test"
+mkdir -p "$out"
+gcc -O2 -Wall -Wextra -Werror "$VMSIX_TOP/tests/nested/payload/refuse.c" \
+    -o "$out/vmsix-refuse"
+cat > "$out/probe.c" <<'PROBE'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+#include <linux/vfio.h>
+
+static char setbuf_[sizeof(struct vfio_irq_set) + 4 * sizeof(int)];
+
+static void call(const char *what, int fd, unsigned long cmd, void *arg)
+{
+    int r = ioctl(fd, cmd, arg);
+
+    printf("%s %d %s\n", what, r, r < 0 ? strerrorname_np(errno) : "-");
+}
+
+static void arm(const char *ctl, const char *ack, const char *rule)
+{
+    char line[8];
+    FILE *f = fopen(ctl, "w");
+
+    fprintf(f, "%s\n", rule);
+    fclose(f);
+    f = fopen(ack, "r");
+    if (!fgets(line, sizeof(line), f) || strcmp(line, "ok\n")) {
+        printf("no ack\n");
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    struct vfio_irq_set *set = (void *)setbuf_;
+    struct kvm_irqfd assign = { .fd = 0, .gsi = 7 };
+    struct kvm_irqfd detach = { .fd = 0, .gsi = 7,
+                                .flags = KVM_IRQFD_FLAG_DEASSIGN };
+    int fd = open("/dev/null", O_RDONLY);
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+    set->argsz = sizeof(setbuf_);
+    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set->count = 4;
+    set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    call("before-irqfd", fd, KVM_IRQFD, &assign);
+    call("before-setirqs", fd, VFIO_DEVICE_SET_IRQS, set);
+    arm(argv[1], argv[2], "KVM_IRQFD 1 EBUSY");
+    arm(argv[1], argv[2], "VFIO_DEVICE_SET_IRQS 1 +2");
+    call("detach", fd, KVM_IRQFD, &detach);
+    call("armed-irqfd", fd, KVM_IRQFD, &assign);
+    set->index = VFIO_PCI_INTX_IRQ_INDEX;
+    call("intx", fd, VFIO_DEVICE_SET_IRQS, set);
+    set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    call("armed-setirqs", fd, VFIO_DEVICE_SET_IRQS, set);
+    call("after-irqfd", fd, KVM_IRQFD, &assign);
+    call("after-setirqs", fd, VFIO_DEVICE_SET_IRQS, set);
+    arm(argv[1], argv[2], "KVM_IRQFD 1 EWHATEVER");
+    call("bad-rule-irqfd", fd, KVM_IRQFD, &assign);
+    return 7;
+}
+PROBE
+gcc -O2 -Wall -Werror "$out/probe.c" -o "$out/probe"
+rm -f "$out/ctl" "$out/ack"
+mkfifo "$out/ctl" "$out/ack"
+rc=0
+timeout 30 "$out/vmsix-refuse" "$out/ctl" "$out/ack" "$out/probe" \
+    "$out/ctl" "$out/ack" >"$out/stdout" 2>"$out/stderr" || rc=$?
+cat "$out/stdout" "$out/stderr"
+[ "$rc" = 7 ] || vmsix_die "vmsix-refuse exited with $rc, not the probe's 7"
+cat > "$out/want" <<'WANT'
+before-irqfd -1 ENOTTY
+before-setirqs -1 ENOTTY
+detach -1 ENOTTY
+armed-irqfd -1 EBUSY
+intx -1 ENOTTY
+armed-setirqs 2 -
+after-irqfd -1 ENOTTY
+after-setirqs -1 ENOTTY
+bad-rule-irqfd -1 ENOTTY
+WANT
+diff -u "$out/want" "$out/stdout" || vmsix_die "the probe saw other results"
+grep -q "^vmsix-refuse: not a rule: 'KVM_IRQFD 1 EWHATEVER'$" "$out/stderr" ||
+    vmsix_die "a bad rule was not reported"
+grep -q '^vmsix-refuse: KVM_IRQFD refused 1 times$' "$out/stderr" &&
+    grep -q '^vmsix-refuse: VFIO_DEVICE_SET_IRQS refused 1 times$' "$out/stderr" ||
+    vmsix_die "vmsix-refuse's totals are wrong"
+echo "refuse-test: OK"
