@@ -36,6 +36,12 @@ hmp() {
     echo "$cmd" > /tmp/hmp.in
 }
 
+# storm: what L1's QEMU holds, which must not grow from cycle to cycle
+census() {
+    pid=$(pidof qemu-system-aarch64)
+    say "census $1 fds $(ls /proc/"$pid"/fd | wc -l) threads $(ls /proc/"$pid"/task | wc -l)"
+}
+
 # Relay L2's console; at "NESTED-L2-SYNC TAG" print L1's view, then let
 # L2 go on by writing a line to its console input.
 relay() {
@@ -55,6 +61,10 @@ relay() {
             ;;
         *NESTED-L2-HMP\ *)
             hmp "${line##*NESTED-L2-HMP }"
+            ;;
+        *NESTED-L2-SYNC\ census-*)
+            census "${line##*NESTED-L2-SYNC census-}"
+            echo go >&3
             ;;
         *NESTED-L2-SYNC\ *)
             tag=${line##*NESTED-L2-SYNC }
@@ -138,6 +148,7 @@ exec 3<>/tmp/l2-input
 # vmsix.strace=off runs L1's QEMU without strace (and without counts).
 tracer="strace -f -q --seccomp-bpf -ttt -e trace=ioctl,writev -o /tmp/strace.log"
 [ "$(arg strace)" = off ] && tracer=
+[ "$SCN_TRAFFIC" = storm ] && tracer=
 
 # run_l2 VARIANT: run L2 under L1's QEMU (with the options of VARIANT of
 # the scenario, or "-" for none), then print what its QEMU did.

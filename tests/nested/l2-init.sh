@@ -156,6 +156,17 @@ lifecycle() {
         say "FAIL L1 did not reset L2"
         return 1
     fi
+    unplug_replug || return 1
+    if ! dhcp; then
+        # What the kernel said of the slot and the device since the plug
+        dmesg | grep -iE 'pciehp|e1000e|01:00' | tail -n 20 | sed 's/^/L2-DMESG| /'
+        return 1
+    fi
+    say "lifecycle ok"
+}
+
+# lifecycle and storm: L1 hot-unplugs the device, then plugs it again
+unplug_replug() {
     port=$(dirname "$(readlink -f "$dev")")
     echo "NESTED-L2-HMP unplug"
     # pciehp powers the slot off 5 s after the attention button
@@ -182,12 +193,53 @@ lifecycle() {
         return 1
     fi
     say "replugged $bdf driver=$(basename "$(readlink "$dev/driver")")"
-    if ! dhcp; then
-        # What the kernel said of the slot and the device since the plug
-        dmesg | grep -iE 'pciehp|e1000e|01:00' | tail -n 20 | sed 's/^/L2-DMESG| /'
-        return 1
+}
+
+# storm: a ping flood of the gateway through the device, shown running
+# by its transmit count
+tx_packets() { cat "/sys/class/net/$ifc/statistics/tx_packets" 2>/dev/null || echo 0; }
+tx_past() { [ "$(tx_packets)" -ge "$1" ]; }
+flood_start() {
+    ip addr add "$NESTED_L2_ADDR" dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+    tx=$(tx_packets)
+    ping -q -i 0.01 -s 1400 "$NESTED_GATEWAY" >/dev/null 2>&1 &
+    flood=$!
+    wait_for tx_past $((tx + 200)) ||
+        { say "FAIL no flood: $(($(tx_packets) - tx)) packets sent"; return 1; }
+    say "flood on"
+}
+
+# storm: before each of NESTED_STORM_CYCLES cycles and after the last,
+# under the flood, L1 takes a census of its QEMU; a cycle is a hot-unplug
+# and a hot-plug (a lease and echo replies on the new device, then the
+# flood again) and a system_reset, which boots L2 again.
+storm() {
+    echo "NESTED-L2-SYNC boot"
+    # shellcheck disable=SC3045 # busybox's read has -t
+    read -r -t 60 boot || { say "FAIL no boot number from L1"; return 1; }
+    say "boot $boot"
+    dhcp || return 1
+    flood_start || return 1
+    echo "NESTED-L2-SYNC census-$boot"
+    read -r _
+    if [ "$boot" -gt "$NESTED_STORM_CYCLES" ]; then
+        kill "$flood" 2>/dev/null
+        say "storm ok $NESTED_STORM_CYCLES"
+        return 0
     fi
-    say "lifecycle ok"
+    unplug_replug || return 1
+    kill "$flood" 2>/dev/null
+    dhcp || return 1
+    ip addr add "$NESTED_L2_ADDR" dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+    ping -c 3 -W 5 "$NESTED_GATEWAY" >/dev/null ||
+        { say "FAIL cycle $boot: no echo reply after the plug"; return 1; }
+    ip addr del "$NESTED_L2_ADDR" dev "$ifc"
+    flood_start || return 1
+    say "cycle $boot traffic ok"
+    echo "NESTED-L2-HMP reset"
+    sleep 120
+    say "FAIL L1 did not reset L2"
+    return 1
 }
 
 disk() {

@@ -18,7 +18,7 @@
 #                       trixie-backports (7.x); empty: bookworm's (6.1).
 #                       Runs on another kernel than the default's are
 #                       kept in _build/nested/SUITE/
-#   VMSIX_NESTED_TIMEOUT  seconds L0 may run (default 300)
+#   VMSIX_NESTED_TIMEOUT  seconds L0 may run (default 300; storm's 1500)
 #   VMSIX_NESTED_APPEND   more of L1's kernel command line, e.g.
 #                       vmsix.strace=off (no strace, no counts)
 set -euo pipefail
@@ -92,7 +92,7 @@ l0() {
     local scn=$1 flavor=$2 kernel=$3 log=$4 rc=0
     nested_scenario "$scn"
     # shellcheck disable=SC2086
-    timeout "${VMSIX_NESTED_TIMEOUT:-300}" "$l0_qemu" \
+    timeout "${VMSIX_NESTED_TIMEOUT:-$SCN_L0_TIMEOUT}" "$l0_qemu" \
         -M "virt,virtualization=on,gic-version=$SCN_GIC,iommu=smmuv3" \
         -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
         -nodefaults -display none -serial stdio -no-reboot \
@@ -153,6 +153,14 @@ lease_before_reset() {
         has '^NESTED-L1 hmp system_reset$'
 }
 dhcp_leases_are() { [ "$(grep -c '^L2| NESTED-L2 dhcp ok' "$log")" = "$1" ]; }
+# storm: L1's censuses of its QEMU ("N fds F threads T"), and whether
+# each equals the first, taken before the first cycle
+censuses() { sed -n 's/^NESTED-L1 census \([0-9]*\) fds \([0-9]*\) threads \([0-9]*\)$/\1 \2 \3/p' "$log"; }
+censuses_steady() {
+    [ "$(censuses | wc -l)" = $((NESTED_STORM_CYCLES + 1)) ] &&
+        [ "$(censuses | awk '{ print $2, $3 }' | sort -u | wc -l)" = 1 ]
+}
+count_is() { [ "$(grep -cE "$1" "$log")" = "$2" ]; }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
 
 # link-flap: L1's per-round counts, "N SET_IRQS IRQFD GSI_ROUTING"
@@ -275,6 +283,17 @@ l2_checks() {
         check "L2: device hot-plugged again, driver bound" has '^L2\| NESTED-L2 replugged .* driver=e1000e$'
         check "L2: DHCP lease on the replugged device (3 leases in all)" dhcp_leases_are 3
         check "L2: lifecycle done" has '^L2\| NESTED-L2 lifecycle ok$' ;;
+    storm)
+        check "L2: booted $((NESTED_STORM_CYCLES + 1)) times, a lease and a flood each time" \
+            count_is '^L2\| NESTED-L2 boot [0-9]+$' $((NESTED_STORM_CYCLES + 1))
+        check "L2: hot-unplugged $NESTED_STORM_CYCLES times under the flood" \
+            count_is '^L2\| NESTED-L2 unplugged ' "$NESTED_STORM_CYCLES"
+        check "L2: plugged again each time: driver bound, a lease, echo replies, the flood again" \
+            count_is '^L2\| NESTED-L2 cycle [0-9]+ traffic ok$' "$NESTED_STORM_CYCLES"
+        check "L2: storm done" has "^L2\\| NESTED-L2 storm ok $NESTED_STORM_CYCLES$"
+        check "L1: its QEMU's open files and threads the same before every cycle and after the last" \
+            censuses_steady
+        censuses | sed 's/^\([0-9]*\) \([0-9]*\) \([0-9]*\)$/  census \1: \2 fds, \3 threads/' ;;
     int_modes)
         check "L2: DHCP with MSI-X" has '^L2\| NESTED-L2 intmode first msix ok$'
         for m in $NESTED_INT_MODES; do
@@ -332,7 +351,7 @@ l2_checks() {
             : # no passthrough: nothing goes through vfio-pci in L1
         elif [ "$SCN_GIC" = 4 ]; then
             check "L1: vfio-pci saw none of them (injected directly; got $(l1_delta))" l1_delta_is 0
-        elif [ "$scn" = lifecycle ]; then
+        elif [ "$scn" = lifecycle ] || [ "$scn" = storm ]; then
             : # the replugged device's host vectors count from 0 again
         else
             check "L1: vfio-pci relayed them (got $(l1_delta))" l1_delta_positive

@@ -21,7 +21,7 @@ NESTED_DMABUF='-device vfio-pci,host=[0-9a-f:.]+[^:]*: warning: VFIO dma-buf not
 
 # All scenarios; meson.build puts the fast ones in the "nested" suite and
 # the others in "nested-full".
-NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap link-flap-gicv4 lifecycle int-modes virtio-route vhost-route vfio-route knobs"
+NESTED_SCENARIOS="e1000e edu-msi msi-mask nvme virtio-net msix-testdev gicv4 viommu link-flap link-flap-gicv4 lifecycle storm int-modes virtio-route vhost-route vfio-route knobs"
 
 # Kernel modules that L1 and L2 need, whatever the scenario.
 NESTED_L1_MODULES="vfio vfio_iommu_type1 vfio-pci-core vfio-pci tun vhost_net"
@@ -135,7 +135,7 @@ nested_strace_events() {
 #   SCN_L2_APPEND   more of L2's kernel command line
 #   SCN_L2_MODULES  modules L2 loads, in order
 #   SCN_TRAFFIC     what L2 does to make the device interrupt: dhcp, disk,
-#                   raise, raise_msi, msi_mask, flap, lifecycle,
+#                   raise, raise_msi, msi_mask, flap, lifecycle, storm,
 #                   int_modes or virtio_route
 #   SCN_STOCK_ABORT set when the stock QEMU in L1 is expected to abort
 #   SCN_L1_ERRORS   the lines L1's QEMU may print to stderr in this
@@ -156,14 +156,15 @@ nested_strace_events() {
 #                   variant "stock", without them.  Empty: one run, no
 #                   variant.
 #   SCN_NO_MSIX     set when L0's device has no MSI-X capability
+#   SCN_L0_TIMEOUT  seconds L0 may run (300)
 nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP='' SCN_VARIANTS=''
     SCN_L1_COUNTS_FORK='' SCN_L1_COUNTS_STOCK='' SCN_L2_APPEND=''
-    SCN_L1_COUNTS_FORK_DYNAMIC=''
+    SCN_L1_COUNTS_FORK_DYNAMIC='' SCN_L0_TIMEOUT=300
     SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS='' SCN_NO_MSIX=''
     case "$1" in
-    e1000e|gicv4|viommu|link-flap|link-flap-gicv4|lifecycle|int-modes|vfio-route)
+    e1000e|gicv4|viommu|link-flap|link-flap-gicv4|lifecycle|storm|int-modes|vfio-route)
         SCN_ID=8086:10d3
         SCN_L0_DEV="-netdev user,id=net0 -device e1000e,netdev=net0,romfile="
         SCN_L2_MODULES=e1000e
@@ -300,6 +301,15 @@ nested_scenario() {
         SCN_L1_QEMU="-action reboot=reset -device pcie-root-port,id=rp0,chassis=1 -chardev pipe,id=hmp,path=/tmp/hmp -mon chardev=hmp -trace vfio_pci_reset"
         SCN_L1_VFIO=",bus=rp0,id=hostdev0"
         ;;
+    storm)
+        # lifecycle's reset, unplug and plug, NESTED_STORM_CYCLES times
+        # under a ping flood, with L1's census of its QEMU's open files
+        # and threads before each cycle and after the last (no strace:
+        # it would slow the flood, and counts nothing here)
+        SCN_TRAFFIC=storm SCN_L0_TIMEOUT=1500
+        SCN_L1_QEMU="-action reboot=reset -device pcie-root-port,id=rp0,chassis=1 -chardev pipe,id=hmp,path=/tmp/hmp -mon chardev=hmp"
+        SCN_L1_VFIO=",bus=rp0,id=hostdev0"
+        ;;
     esac
 }
 
@@ -398,6 +408,9 @@ NESTED_VIRTIO_READS=64
 # vhost-route: the two ends of the link between L1 and L2
 NESTED_TAP_L1=10.0.3.1/24
 NESTED_TAP_L2=10.0.3.2/24
+
+# storm: cycles of hot-unplug, hot-plug and system_reset under a flood
+NESTED_STORM_CYCLES=10
 
 # link-flap: rounds of "ip link set down; up" in L2.  e1000e frees and
 # requests its three MSI-X vectors on each, which masks and unmasks them.
