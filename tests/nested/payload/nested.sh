@@ -335,10 +335,10 @@ check_refusals() {
     */VFIO_DEVICE_SET_IRQS/*) report='(cannot enable MSI-X in the host|the host has [0-9]+ of the [0-9]+ MSI-X vectors the guest enabled|cannot allocate host MSI-X vector [0-9]+): ' ;;
     *) report=': vector [0-9]+: .*; its interrupts, and those of any vector refused later, go through QEMU$' ;;
     esac
-    got=$(grep -cE "^L2\| .*$report" "$log" || true)
+    got=$(grep -cE "^L2\| qemu-system-aarch64: .*$report" "$log" || true)
     [ "$got" = 1 ] ||
         vmsix_die "payload $name: $got reports of the refusal, not 1 (log: $log)"
-    echo "payload $name: reported once: $(grep -m1 -E "^L2\| .*$report" "$log" | sed 's/^L2| //')"
+    echo "payload $name: reported once: $(grep -m1 -E "^L2\| qemu-system-aarch64: .*$report" "$log" | sed 's/^L2| //')"
     reply=$(grep '^QMP| {"return": \[.*"id": "td1"' "$log" | tail -n1)
     [ -n "$reply" ] || vmsix_die "payload $name: no x-query-msix reply for td1 (log: $log)"
     case "$refuse" in
@@ -356,6 +356,19 @@ check_refusals() {
         [ "$got" = "${result#+} 0" ] ||
             vmsix_die "payload $name: scenario a delivered/duplicated '$got', not '${result#+} 0' (log: $log)"
         echo "payload $name: scenario a: the ${result#+} vectors the host gave delivered once, none twice"
+        # a's raise of vector 1000, which the host had no vector for,
+        # stays pending in the device, and goes out when d's enable gets
+        # the host every vector and d unmasks it: late, not twice (a: 0
+        # of 1, d: 2 for its 1).  0-7, which the host had, exactly.
+        got=$(sed -n 's/^VMSIX-RESULT name=d-grow pass=\([^ ]*\) .* lost=\([0-9]*\) extra=\([0-9]*\) vector1000_delivered=\([0-9]*\) .*/\1 \2 \3 \4/p' "$results")
+        case "$got" in
+        "1 0 0 1") ;;
+        "0 0 0 2") [ "${result#+}" -le 1000 ] || got= ;;
+        *) got= ;;
+        esac
+        [ -n "$got" ] ||
+            vmsix_die "payload $name: d-grow is neither a pass nor a's raise of vector 1000 delivered late (log: $log)"
+        echo "payload $name: scenario d: vectors 0-7 exact, vector 1000 $([ "${got%% *}" = 1 ] && echo once || echo "once, and a's raise late")"
         ;;
     *)
         traced=$(grep -c 'msix_eventfds_fallback .*vector [0-9]*: ' "$log" || true)
@@ -400,9 +413,10 @@ if [ -n "$refuse" ]; then
     case "$refuse" in *[!A-Za-z0-9_/+,-]*) usage ;; esac
     name="$name-refuse$(refuse_tags)"
     # Vectors the host does not give at a's enable are lost to a, and to
-    # f, which needs a's pass
+    # f, which needs a's pass; d may see one of a's raises late
+    # (check_refusals)
     case "$refuse" in
-    a/VFIO_DEVICE_SET_IRQS/*/+*) refuse_may_fail='a-vectors-[0-9]+|f-bridge-.*' ;;
+    a/VFIO_DEVICE_SET_IRQS/*/+*) refuse_may_fail='a-vectors-[0-9]+|f-bridge-.*|d-grow' ;;
     esac
 fi
 gic=${VMSIX_PAYLOAD_GIC:-3} l1_gic_append=
