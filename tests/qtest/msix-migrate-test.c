@@ -292,7 +292,8 @@ static MigDev devs[] = {
       .setup = e1000e_setup, .raise = e1000e_raise, .ack = e1000e_ack },
     { .name = "virtio-net-pci", .slot = 3, .vector = 2, .virtio = true,
       .bars = BIT(1) | BIT(4),
-      .args = "-device virtio-net-pci,id=net0,romfile=,disable-legacy=on,addr=3.0",
+      .args = "-device virtio-net-pci,id=net0,romfile=,disable-legacy=on,"
+              "addr=3.0",
       .setup = virtio_setup, .raise = virtio_net_raise },
     { .name = "virtio-blk-pci", .slot = 4, .vector = 0, .virtio = true,
       .bars = BIT(1) | BIT(4),
