@@ -39,6 +39,8 @@ hmp() {
 # storm: what L1's QEMU holds, which must not grow from cycle to cycle
 census() {
     pid=$(pidof qemu-system-aarch64)
+    [ -n "$pid" ] && [ -d "/proc/$pid/fd" ] ||
+        { say "FAIL census $1: no QEMU process"; return; }
     say "census $1 fds $(ls /proc/"$pid"/fd | wc -l) threads $(ls /proc/"$pid"/task | wc -l)"
 }
 

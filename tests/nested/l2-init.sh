@@ -221,7 +221,8 @@ storm() {
     dhcp || return 1
     flood_start || return 1
     echo "NESTED-L2-SYNC census-$boot"
-    read -r _
+    # shellcheck disable=SC3045 # busybox's read has -t
+    read -r -t 60 _ || { say "FAIL no answer to census $boot"; return 1; }
     if [ "$boot" -gt "$NESTED_STORM_CYCLES" ]; then
         kill "$flood" 2>/dev/null
         say "storm ok $NESTED_STORM_CYCLES"

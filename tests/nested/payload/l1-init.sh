@@ -73,13 +73,15 @@ ivshmem_at_mark() {
 # runs under vmsix-refuse (payload/refuse.c), told at the payload's mark
 # MARK to make the host refuse QEMU's next COUNT calls of IOCTL with
 # RESULT.  One rule at a time, each armed before the payload goes on.
+# The answers come on fd 5, held open for them from the start.
 refuse_at_mark() {
-    local rule
+    local rule ack
     for rule in $(echo "$refuse" | tr , ' '); do
         [ "${rule%%/*}" = "$1" ] || continue
         rule=${rule#*/}
         echo "$rule" | tr / ' ' > /tmp/refuse.ctl
-        read -r _ < /tmp/refuse.ack
+        read -r ack <&5
+        [ "$ack" = ok ] || fail "vmsix-refuse did not take the rule '$rule': $ack"
     done
 }
 qmp_at_mark() {
@@ -236,6 +238,7 @@ done
 refuse=$(arg refuse) launcher=
 if [ -n "$refuse" ]; then
     mkfifo /tmp/refuse.ctl /tmp/refuse.ack
+    exec 5<>/tmp/refuse.ack
     launcher="/bin/vmsix-refuse /tmp/refuse.ctl /tmp/refuse.ack"
 fi
 qmp_on= qmp_opened=

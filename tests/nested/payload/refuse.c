@@ -13,11 +13,14 @@
  *   The next COUNT calls of IOCTL that it applies to get RESULT instead
  *   of running: an errno name (ENOSPC, ENOMEM, EBUSY, EINVAL, ENODEV) or
  *   +N, the non-negative value N, which is how the kernel says that an
- *   MSI or MSI-X enable could have only N vectors.  A rule on KVM_IRQFD
+ *   MSI or MSI-X enable could have only N vectors (so +N applies only
+ *   to a call that asks for more than N).  A rule on KVM_IRQFD
  *   applies to attaching an irqfd, not to detaching one; a rule on
  *   VFIO_DEVICE_SET_IRQS to setting MSI-X triggers.  "ok" on the FIFO
- *   ACK says the rule is armed.  Each call refused is reported on
- *   stderr; the exit status is PROGRAM's.
+ *   ACK says the rule is armed, "bad" that the line was no rule (what
+ *   was armed stays armed); whoever writes rules keeps ACK open for
+ *   reading, since this process never waits to answer.  Each call
+ *   refused is reported on stderr; the exit status is PROGRAM's.
  *
  * The kernel runs the calls it is not told to refuse itself, so the
  * program sees the host's own results, and the kernel's syscall trace
@@ -81,9 +84,15 @@ static const struct {
     { "EINVAL", EINVAL }, { "ENODEV", ENODEV },
 };
 
+/* The program, once started: it cannot go on without its supervisor */
+static pid_t program;
+
 static void die(const char *what)
 {
     fprintf(stderr, "vmsix-refuse: %s: %s\n", what, strerror(errno));
+    if (program > 0) {
+        kill(program, SIGKILL);
+    }
     exit(125);
 }
 
@@ -150,8 +159,12 @@ static int recv_fd(int sock)
     struct cmsghdr *c;
     int fd;
 
+    errno = 0;
     if (recvmsg(sock, &msg, 0) != 1) {
-        die("recvmsg");
+        if (!errno) {
+            errno = EPIPE;      /* the child died before it sent it */
+        }
+        die("no listener from the child");
     }
     c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS) {
@@ -178,6 +191,8 @@ static pid_t start_program(char **argv, int *listener)
     if (pid == 0) {
         int fd = install_filter();
 
+        signal(SIGPIPE, SIG_DFL);
+
         if (fd < 0) {
             die("seccomp");
         }
@@ -186,6 +201,7 @@ static pid_t start_program(char **argv, int *listener)
         execv(argv[0], argv);
         die(argv[0]);
     }
+    program = pid;
     close(sv[1]);
     *listener = recv_fd(sv[0]);
     close(sv[0]);
@@ -210,6 +226,7 @@ static int parse_rule(char *line)
     char name[32], result[16];
     unsigned count, i;
     struct ioctl_kind *k = NULL;
+    long value;
 
     if (sscanf(line, "%31s %u %15s", name, &count, result) != 3) {
         return 0;
@@ -225,8 +242,7 @@ static int parse_rule(char *line)
     if (result[0] == '+') {
         char more;
 
-        if (sscanf(result + 1, "%ld%c", &k->result, &more) != 1 ||
-            k->result < 0) {
+        if (sscanf(result + 1, "%ld%c", &value, &more) != 1 || value < 0) {
             return 0;
         }
     } else {
@@ -238,8 +254,10 @@ static int parse_rule(char *line)
         if (i == sizeof(errnos) / sizeof(errnos[0])) {
             return 0;
         }
-        k->result = -errnos[i].value;
+        value = -errnos[i].value;
     }
+    /* Only a whole rule replaces what is armed */
+    k->result = value;
     k->count = count;
     snprintf(k->result_name, sizeof(k->result_name), "%s", result);
     return 1;
@@ -254,12 +272,18 @@ static int read_arg(int listener, const struct seccomp_notif *req,
 
     snprintf(path, sizeof(path), "/proc/%u/mem", req->pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    ok = fd >= 0 && pread(fd, buf, len, req->data.args[2]) == (ssize_t)len;
+    if (fd >= 0) {
+        close(fd);
+    }
+    /* A caller that went away has no answer to wait for: say nothing */
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) {
         return 0;
     }
-    ok = pread(fd, buf, len, req->data.args[2]) == (ssize_t)len &&
-         ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) == 0;
-    close(fd);
+    if (!ok) {
+        fprintf(stderr, "vmsix-refuse: cannot read the argument of thread "
+                "%u (%s): the call goes through\n", req->pid, strerror(errno));
+    }
     return ok;
 }
 
@@ -275,8 +299,10 @@ static int rule_applies(int listener, const struct seccomp_notif *req,
         }
         snprintf(what, len, "index %u vectors %u+%u flags 0x%x", set.index,
                  set.start, set.count, set.flags);
+        /* The kernel answers +N only to a call that asked for more */
         return set.index == VFIO_PCI_MSIX_IRQ_INDEX &&
-               (set.flags & VFIO_IRQ_SET_ACTION_TRIGGER) && set.count;
+               (set.flags & VFIO_IRQ_SET_ACTION_TRIGGER) && set.count &&
+               (k->result < 0 || set.count > k->result);
     }
     if (k->cmd == KVM_IRQFD) {
         struct kvm_irqfd irqfd;
@@ -327,6 +353,25 @@ static void answer(int listener)
     }
 }
 
+/*
+ * "ok" or "bad" to whoever waits on the FIFO @ack.  Never blocks: while
+ * this process waits, so does every filtered call of the program.
+ */
+static void send_ack(const char *ack, const char *word)
+{
+    int fd = open(ack, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0) {
+        fprintf(stderr, "vmsix-refuse: nobody reads %s (%s)\n", ack,
+                strerror(errno));
+        return;
+    }
+    if (dprintf(fd, "%s\n", word) < 0) {
+        fprintf(stderr, "vmsix-refuse: %s: %s\n", ack, strerror(errno));
+    }
+    close(fd);
+}
+
 /* Rules, one a line; each acknowledged on @ack once armed */
 static void read_rules(int ctl, const char *ack)
 {
@@ -342,22 +387,24 @@ static void read_rules(int ctl, const char *ack)
     used += n;
     buf[used] = 0;
     while ((nl = strchr(buf, '\n'))) {
-        FILE *f;
+        int ok;
 
         *nl = 0;
-        if (!parse_rule(buf)) {
-            fprintf(stderr, "vmsix-refuse: not a rule: '%s'\n", buf);
-        } else {
+        ok = parse_rule(buf);
+        send_ack(ack, ok ? "ok" : "bad");
+        if (ok) {
             fprintf(stderr, "vmsix-refuse: armed: %s\n", buf);
+        } else {
+            fprintf(stderr, "vmsix-refuse: not a rule: '%s'\n", buf);
         }
-        f = fopen(ack, "w");
-        if (!f) {
-            die(ack);
-        }
-        fprintf(f, "ok\n");
-        fclose(f);
         used -= nl + 1 - buf;
         memmove(buf, nl + 1, used + 1);
+    }
+    if (used == sizeof(buf) - 1) {
+        fprintf(stderr, "vmsix-refuse: a rule longer than %zu bytes: "
+                "dropped\n", sizeof(buf) - 2);
+        send_ack(ack, "bad");
+        used = 0;
     }
 }
 
