@@ -195,12 +195,17 @@ unplug_replug() {
     say "replugged $bdf driver=$(basename "$(readlink "$dev/driver")")"
 }
 
+# storm: a lease and L0's address for L2 on the device
+lease_and_address() {
+    dhcp || return 1
+    ip addr add "$NESTED_L2_ADDR" dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+}
+
 # storm: a ping flood of the gateway through the device, shown running
 # by its transmit count
 tx_packets() { cat "/sys/class/net/$ifc/statistics/tx_packets" 2>/dev/null || echo 0; }
 tx_past() { [ "$(tx_packets)" -ge "$1" ]; }
 flood_start() {
-    ip addr add "$NESTED_L2_ADDR" dev "$ifc" || { say "FAIL ip addr add"; return 1; }
     tx=$(tx_packets)
     ping -q -i 0.01 -s 1400 "$NESTED_GATEWAY" >/dev/null 2>&1 &
     flood=$!
@@ -218,7 +223,7 @@ storm() {
     # shellcheck disable=SC3045 # busybox's read has -t
     read -r -t 60 boot || { say "FAIL no boot number from L1"; return 1; }
     say "boot $boot"
-    dhcp || return 1
+    lease_and_address || return 1
     flood_start || return 1
     echo "NESTED-L2-SYNC census-$boot"
     # shellcheck disable=SC3045 # busybox's read has -t
@@ -230,11 +235,9 @@ storm() {
     fi
     unplug_replug || return 1
     kill "$flood" 2>/dev/null
-    dhcp || return 1
-    ip addr add "$NESTED_L2_ADDR" dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+    lease_and_address || return 1
     ping -c 3 -W 5 "$NESTED_GATEWAY" >/dev/null ||
         { say "FAIL cycle $boot: no echo reply after the plug"; return 1; }
-    ip addr del "$NESTED_L2_ADDR" dev "$ifc"
     flood_start || return 1
     say "cycle $boot traffic ok"
     echo "NESTED-L2-HMP reset"

@@ -157,9 +157,9 @@ dhcp_leases_are() { [ "$(grep -c '^L2| NESTED-L2 dhcp ok' "$log")" = "$1" ]; }
 # each equals the first, taken before the first cycle
 censuses() { sed -n 's/^NESTED-L1 census \([0-9]*\) fds \([0-9]*\) threads \([0-9]*\)$/\1 \2 \3/p' "$log"; }
 censuses_steady() {
-    [ "$(censuses | wc -l)" = $((NESTED_STORM_CYCLES + 1)) ] &&
-        [ "$(censuses | awk '$2 > 0 && $3 > 0 { print $2, $3 }' | sort -u | wc -l)" = 1 ] &&
-        [ "$(censuses | awk '$2 > 0 && $3 > 0' | wc -l)" = $((NESTED_STORM_CYCLES + 1)) ]
+    censuses | awk -v want=$((NESTED_STORM_CYCLES + 1)) '
+        $2 > 0 && $3 > 0 { n++; seen[$2 " " $3] = 1 }
+        END { exit !(n == want && length(seen) == 1) }'
 }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
 
