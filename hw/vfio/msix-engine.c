@@ -42,8 +42,9 @@ struct VFIOMSIXEngine {
     /* physical state, besides the eventfds' */
     VFIOMSIXMode host_mode;     /* whose IRQ index is on in the host */
     unsigned long *host_vec;    /* holds our trigger eventfd */
-    unsigned long *refused;     /* not asked for again until disabled */
+    unsigned long *refused;     /* refused at the host's last answer */
     bool host_reported;         /* a host refusal was reported */
+    bool host_retried;          /* asked again since the enable */
 
     unsigned batch;
     bool enable_pending;        /* host and vectors wait for the commit */
@@ -248,6 +249,54 @@ static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
     msix_eventfds_unmask(e->efds, vector, e->msg[vector]);
 }
 
+/*
+ * The host's answer again, for the mode and every vector the table
+ * holds; then the vectors whose host trigger came or went follow it.
+ */
+static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
+{
+    g_autofree unsigned long *changed = bitmap_new(e->active);
+    unsigned i;
+
+    trace_vfio_msix_engine_host_retry(e->name, mode_name(e->mode), vector);
+    bitmap_copy(changed, e->host_vec, e->active);
+    vfio_msix_engine_host_disable(e);
+    vfio_msix_engine_host_enable(e);
+    bitmap_xor(changed, changed, e->host_vec, e->active);
+    if (e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
+        /* A mode the host refused had no vector: each one asks now */
+        bitmap_copy(changed, e->unmasked, e->active);
+    }
+    for (i = find_first_bit(changed, e->active); i < e->active;
+         i = find_next_bit(changed, e->active, i + 1)) {
+        vfio_msix_engine_apply_vector(e, i);
+    }
+}
+
+/*
+ * The guest unmasks @vector, which the host refused: ask again rather
+ * than leave it silent until the guest's next enable, since a refusal
+ * may pass (another device freed its vectors).  A host that allocates
+ * per vector is asked for this vector, one call at each such unmask.
+ * A host that refused the mode, or gave only part of a table, is asked
+ * for the mode and the whole table once per guest enable: growing a
+ * table the host cannot resize (NORESIZE) tears it down, which leaves
+ * each live vector's interrupts pending in the device for a moment (as
+ * stock vfio-pci does at every new unmask there).
+ */
+static void vfio_msix_engine_ask_again(VFIOMSIXEngine *e, unsigned vector)
+{
+    if (e->host_mode != VFIO_MSIX_MODE_OFF &&
+        e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
+        clear_bit(vector, e->refused);
+        return;
+    }
+    if (!e->host_retried) {
+        e->host_retried = true;
+        vfio_msix_engine_retry_host(e, vector);
+    }
+}
+
 /* The end of the batch that turned the mode on */
 static void vfio_msix_engine_go_live(VFIOMSIXEngine *e)
 {
@@ -318,6 +367,7 @@ void vfio_msix_engine_enable(VFIOMSIXEngine *e, VFIOMSIXMode mode,
     e->enabled = nr;
     e->active = nr;
     e->alloc = alloc;
+    e->host_retried = false;
     e->enable_pending = true;
     vfio_msix_engine_begin(e);
     vfio_msix_engine_commit(e);
@@ -333,15 +383,24 @@ void vfio_msix_engine_shrink(VFIOMSIXEngine *e, unsigned first)
     e->active = first;
 }
 
+/* The host refused @vector, or the mode, at its last answer */
+static bool vfio_msix_engine_host_refused(VFIOMSIXEngine *e, unsigned vector)
+{
+    return e->host_mode == VFIO_MSIX_MODE_OFF || test_bit(vector, e->refused);
+}
+
 void vfio_msix_engine_set_vector(VFIOMSIXEngine *e, unsigned vector,
                                  bool unmasked, MSIMessage msg)
 {
+    bool newly_unmasked;
+
     if (e->mode == VFIO_MSIX_MODE_OFF || vector >= e->active) {
         trace_vfio_msix_engine_vector_ignored(e->name, vector);
         return;
     }
     trace_vfio_msix_engine_vector(e->name, vector, unmasked, msg.address,
                                   msg.data);
+    newly_unmasked = unmasked && !test_bit(vector, e->unmasked);
     if (unmasked) {
         set_bit(vector, e->unmasked);
         e->msg[vector] = msg;
@@ -357,6 +416,9 @@ void vfio_msix_engine_set_vector(VFIOMSIXEngine *e, unsigned vector,
      * batch defers the route commit and the irqfd.
      */
     vfio_msix_engine_begin(e);
+    if (newly_unmasked && vfio_msix_engine_host_refused(e, vector)) {
+        vfio_msix_engine_ask_again(e, vector);
+    }
     vfio_msix_engine_apply_vector(e, vector);
     vfio_msix_engine_commit(e);
 }

@@ -210,10 +210,12 @@ static void test_host_failure(void)
     set_vector(h, 0, true);
     set_vector(h, 1, true);
     vfio_msix_engine_get_stats(h->e, &st);
-    /* Refused once, not retried on every unmask */
-    g_assert_cmpuint(st.host_failures, ==, 1);
+    /* Asked again at the first unmask only, not at every unmask */
+    g_assert_cmpuint(st.host_failures, ==, 2);
     g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==, VFIO_MSIX_MODE_OFF);
     g_assert_cmpstr(h->refusals->str, ==, "0+4 (cannot enable MSI-X in the "
+                    "host: fake: no host vectors left);"
+                    "0+4 (cannot enable MSI-X in the "
                     "host: fake: no host vectors left);");
 
     /* Disable and enable again: retried, and this time it works */
@@ -222,6 +224,33 @@ static void test_host_failure(void)
     guest_enable(h);
     g_assert_cmpint(vfio_msix_engine_host_mode(h->e), ==,
                     VFIO_MSIX_MODE_MSIX);
+    host_free(h);
+}
+
+/*
+ * A refusal of the mode that passes before the guest unmasks: the first
+ * unmask gets the host's table, and every vector unmasked before it.
+ */
+static void test_host_failure_passes(void)
+{
+    FakeHost *h = host_new(4);
+    VFIOMSIXStats st;
+
+    h->fail = true;
+    guest_enable(h);
+    h->fail = false;
+    set_vector(h, 0, true);
+    g_assert_cmpint(h->mode, ==, VFIO_MSIX_MODE_MSIX);
+    set_vector(h, 1, true);
+    g_assert_cmpuint(h->set_irqs, ==, 2);
+    g_assert_cmpuint(h->f.attaches, ==, 2);
+    device_raise(h, 0);
+    device_raise(h, 1);
+    g_assert_cmpuint(fake_delivered(&h->f, 0), ==, 1);
+    g_assert_cmpuint(fake_delivered(&h->f, 1), ==, 1);
+    vfio_msix_engine_get_stats(h->e, &st);
+    g_assert_cmpuint(st.host_failures, ==, 1);
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
     host_free(h);
 }
 
@@ -454,27 +483,81 @@ static void test_host_partial(void)
         g_assert_cmpint(vfio_msix_engine_host_vector(h->e, i), ==, i < 3);
         set_vector(h, i, true);
     }
+    /* Asked again once, at the unmask of vector 3: 3 again */
+    g_assert_cmpuint(h->disables, ==, 1);
+    g_assert_cmpuint(h->set_irqs, ==, 4);
     vfio_msix_engine_get_stats(h->e, &st);
-    g_assert_cmpuint(st.host_refused, ==, 5);
+    g_assert_cmpuint(st.host_refused, ==, 10);
     /* The kernel's "I have 3" is no refusal; the retry succeeded */
     g_assert_cmpuint(st.host_failures, ==, 0);
-    g_assert_cmpuint(h->set_irqs, ==, 2);
     /* Only the host's vectors take KVM routes and irqfds */
     g_assert_cmpuint(h->f.attaches, ==, 3);
+    g_assert_cmpuint(h->changed_triggers, ==, 0);
     for (i = 3; i < 8; i++) {
         g_assert_cmpint(msix_eventfds_state(h->f.s, i), ==,
                         MSIX_EVENTFD_UNUSED);
     }
     g_assert_cmpstr(h->refusals->str, ==, "3+5 (the host has 3 of the 8 "
                     "MSI-X vectors the guest enabled: vectors 3-7 stay "
-                    "silent);");
+                    "silent);3+5 (the host has 3 of the 8 MSI-X vectors "
+                    "the guest enabled: vectors 3-7 stay silent);");
     device_raise(h, 2);
     g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
     host_free(h);
 }
 
-/* A host vector refused at first unmask is not asked for again */
-static void test_vector_refused_once(void)
+/*
+ * A host that gave part of the table and has the rest by the next unmask
+ * of a vector it did not give: the whole table then, with the same
+ * triggers, and the live vectors' interrupts neither lost nor doubled.
+ */
+static void test_host_partial_passes(void)
+{
+    FakeHost *h = host_new(8);
+    VFIOMSIXStats st;
+    unsigned i;
+
+    h->limit = 3;
+    guest_enable(h);
+    for (i = 0; i < 3; i++) {
+        set_vector(h, i, true);
+    }
+    device_raise(h, 1);
+    h->limit = 0;
+    set_vector(h, 5, false);
+    g_assert_cmpuint(h->disables, ==, 0);
+    set_vector(h, 4, true);
+    g_assert_cmpuint(h->disables, ==, 1);
+    g_assert_cmpuint(h->set_irqs, ==, 3);
+    for (i = 0; i < 8; i++) {
+        g_assert_true(vfio_msix_engine_host_vector(h->e, i));
+    }
+    g_assert_cmpuint(h->changed_triggers, ==, 0);
+    for (i = 5; i < 8; i++) {
+        set_vector(h, i, true);
+    }
+    g_assert_cmpuint(h->set_irqs, ==, 3);
+    g_assert_cmpuint(h->f.attaches, ==, 7);
+    /* Vector 3, still masked, holds its raise until its unmask */
+    for (i = 0; i < 8; i++) {
+        device_raise(h, i);
+        g_assert_cmpuint(fake_delivered(&h->f, i), ==,
+                         (i == 1 ? 2 : i == 3 ? 0 : 1));
+    }
+    set_vector(h, 3, true);
+    g_assert_cmpuint(fake_delivered(&h->f, 3), ==, 1);
+    g_assert_cmpuint(h->set_irqs, ==, 3);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
+    vfio_msix_engine_get_stats(h->e, &st);
+    g_assert_cmpuint(st.host_refused, ==, 5);
+    host_free(h);
+}
+
+/*
+ * A host vector refused at first unmask is asked for again at each of its
+ * unmasks, one call each, and goes live once the host has it.
+ */
+static void test_vector_refused_again(void)
 {
     FakeHost *h = host_new(8);
     VFIOMSIXStats st;
@@ -482,18 +565,31 @@ static void test_vector_refused_once(void)
     h->limit = 4;
     guest_enable_alloc(h, VFIO_MSIX_ALLOC_VECTOR);
     set_vector(h, 6, true);
-    set_vector(h, 6, false);
+    /* A message change of the unmasked vector is no new unmask */
     set_vector(h, 6, true);
     g_assert_cmpuint(h->set_irqs, ==, 2);
+    set_vector(h, 6, false);
+    set_vector(h, 6, true);
+    g_assert_cmpuint(h->set_irqs, ==, 3);
     vfio_msix_engine_get_stats(h->e, &st);
-    g_assert_cmpuint(st.host_refused, ==, 1);
+    g_assert_cmpuint(st.host_refused, ==, 2);
     /* Each refusal is heard, not only the first the log reports */
     set_vector(h, 7, true);
     g_assert_cmpstr(h->refusals->str, ==,
                     "6+1 (cannot allocate host MSI-X vector 6: "
                     "fake: no host vector 6);"
+                    "6+1 (cannot allocate host MSI-X vector 6: "
+                    "fake: no host vector 6);"
                     "7+1 (cannot allocate host MSI-X vector 7: "
                     "fake: no host vector 7);");
+    h->limit = 0;
+    set_vector(h, 6, false);
+    set_vector(h, 6, true);
+    g_assert_cmpuint(h->set_irqs, ==, 5);
+    g_assert_true(vfio_msix_engine_host_vector(h->e, 6));
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 7));
+    device_raise(h, 6);
+    g_assert_cmpuint(fake_delivered(&h->f, 6), ==, 1);
     host_free(h);
 }
 
@@ -715,10 +811,14 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-msix-engine/table/noresize-grow",
                     test_noresize_grow);
     g_test_add_func("/vfio-msix-engine/vector/alloc", test_vector_alloc);
-    g_test_add_func("/vfio-msix-engine/vector/refused-once",
-                    test_vector_refused_once);
+    g_test_add_func("/vfio-msix-engine/vector/refused-again",
+                    test_vector_refused_again);
     g_test_add_func("/vfio-msix-engine/host-failure", test_host_failure);
+    g_test_add_func("/vfio-msix-engine/host-failure-passes",
+                    test_host_failure_passes);
     g_test_add_func("/vfio-msix-engine/host-partial", test_host_partial);
+    g_test_add_func("/vfio-msix-engine/host-partial-passes",
+                    test_host_partial_passes);
     g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
     g_test_add_func("/vfio-msix-engine/msi/shrink", test_msi_shrink);
     g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",
