@@ -254,10 +254,11 @@ fi
     set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
         -trace 'msix_eventfds_vlpi_*'
 # ...and, with several devices or refusals, each vector it serves
-# itself and each host refusal.
+# itself, each host refusal and each time it asks the host again.
 [ -n "$qmp_on" ] &&
     set -- "$@" -trace msix_eventfds_fallback \
-        -trace vfio_msix_engine_host_refused
+        -trace vfio_msix_engine_host_refused \
+        -trace vfio_msix_engine_host_retry
 
 # The fork keeps an eventfd per vector: three devices of 2048 need more
 # than the 4096 files a process gets from the kernel by default (systemd
