@@ -125,13 +125,14 @@ static void vfio_msix_engine_refuse(VFIOMSIXEngine *e, unsigned first)
 }
 
 /*
- * Every vector at once.  A host with fewer vectors (the kernel then says
- * how many it has and enables nothing) gets as many as it has.
+ * Vectors [0, @want) at once.  A host with fewer vectors (the kernel then
+ * says how many it has and enables nothing) gets as many as it has.
  */
-static bool vfio_msix_engine_enable_table(VFIOMSIXEngine *e, Error **errp)
+static bool vfio_msix_engine_enable_table(VFIOMSIXEngine *e, unsigned want,
+                                          Error **errp)
 {
-    g_autofree int32_t *fds = g_new(int32_t, e->active);
-    unsigned i, count = e->active;
+    g_autofree int32_t *fds = g_new(int32_t, want);
+    unsigned i, count = want;
     int ret;
 
     for (i = 0; i < count; i++) {
@@ -159,13 +160,14 @@ static bool vfio_msix_engine_enable_table(VFIOMSIXEngine *e, Error **errp)
     return true;
 }
 
-static void vfio_msix_engine_host_enable(VFIOMSIXEngine *e)
+/* The mode on in the host, with vectors [0, @want) for a table */
+static void vfio_msix_engine_host_enable(VFIOMSIXEngine *e, unsigned want)
 {
     Error *err = NULL;
     bool ok;
 
     if (e->alloc == VFIO_MSIX_ALLOC_TABLE) {
-        ok = vfio_msix_engine_enable_table(e, &err);
+        ok = vfio_msix_engine_enable_table(e, want, &err);
     } else {
         /*
          * MSI-X on with no vector, like the guest's view: some devices
@@ -250,18 +252,25 @@ static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
 }
 
 /*
- * The host's answer again, for the mode and every vector the table
- * holds; then the vectors whose host trigger came or went follow it.
+ * The host's answer again, for the mode and every vector of a table;
+ * then the vectors whose host trigger came or went follow it.  A host
+ * that now has fewer vectors than it gave (a table starts at vector 0)
+ * gets back to those: a vector it held may have an interrupt latched,
+ * which its release would drop.
  */
 static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
 {
     g_autofree unsigned long *changed = bitmap_new(e->active);
-    unsigned i;
+    unsigned i, had = find_first_zero_bit(e->host_vec, e->active);
 
     trace_vfio_msix_engine_host_retry(e->name, mode_name(e->mode), vector);
     bitmap_copy(changed, e->host_vec, e->active);
     vfio_msix_engine_host_disable(e);
-    vfio_msix_engine_host_enable(e);
+    vfio_msix_engine_host_enable(e, e->active);
+    if (had && !vfio_msix_engine_host_vector(e, had - 1)) {
+        vfio_msix_engine_host_disable(e);
+        vfio_msix_engine_host_enable(e, had);
+    }
     bitmap_xor(changed, changed, e->host_vec, e->active);
     if (e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
         /* A mode the host refused had no vector: each one asks now */
@@ -303,7 +312,7 @@ static void vfio_msix_engine_go_live(VFIOMSIXEngine *e)
     unsigned i;
 
     e->enable_pending = false;
-    vfio_msix_engine_host_enable(e);
+    vfio_msix_engine_host_enable(e, e->active);
     for (i = 0; i < e->active; i++) {
         vfio_msix_engine_apply_vector(e, i);
     }

@@ -84,8 +84,17 @@ static void host_refused(void *opaque, unsigned first, unsigned count,
                          const char *reason)
 {
     FakeHost *h = opaque;
+    unsigned i;
 
     g_string_append_printf(h->refusals, "%u+%u (%s);", first, count, reason);
+    /*
+     * A host asked again that cannot give back a vector it held takes
+     * the interrupt latched for it: dropped, and counted as such.  A
+     * vector the host never held was never raised.
+     */
+    for (i = first; i < first + count && i < FAKE_MAX_VECTORS; i++) {
+        h->f.v[i].since = 0;
+    }
 }
 
 static const VFIOMSIXHostOps host_ops = {

@@ -554,6 +554,43 @@ static void test_host_partial_passes(void)
 }
 
 /*
+ * Fuzzer finding: the host asked again gives fewer vectors than it had
+ * (another device took them meanwhile).  The engine asks for what it
+ * had; what the host cannot give back is released, its latched
+ * interrupt dropped and counted, and the rest keep working.
+ */
+static void test_host_shrinks_at_retry(void)
+{
+    FakeHost *h = host_new(8);
+    MSIXEventfdStats st;
+    unsigned i;
+
+    h->limit = 3;
+    guest_enable(h);
+    for (i = 0; i < 3; i++) {
+        set_vector(h, i, true);
+    }
+    set_vector(h, 2, false);
+    device_raise(h, 2);
+    h->limit = 2;
+    set_vector(h, 5, true);
+    /* Off, the table (2 of 8), off, the 3 it had (2 of 3) */
+    g_assert_cmpuint(h->disables, ==, 2);
+    g_assert_cmpuint(h->set_irqs, ==, 2 + 4);
+    g_assert_true(vfio_msix_engine_host_vector(h->e, 1));
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_MASKED);
+    set_vector(h, 2, true);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
+    msix_eventfds_get_stats(h->f.s, 2, &st);
+    g_assert_cmpuint(st.dropped, ==, 1);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 0);
+    device_raise(h, 1);
+    g_assert_cmpuint(fake_delivered(&h->f, 1), ==, 1);
+    host_free(h);
+}
+
+/*
  * A host vector refused at first unmask is asked for again at each of its
  * unmasks, one call each, and goes live once the host has it.
  */
@@ -819,6 +856,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-msix-engine/host-partial", test_host_partial);
     g_test_add_func("/vfio-msix-engine/host-partial-passes",
                     test_host_partial_passes);
+    g_test_add_func("/vfio-msix-engine/host-shrinks-at-retry",
+                    test_host_shrinks_at_retry);
     g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
     g_test_add_func("/vfio-msix-engine/msi/shrink", test_msi_shrink);
     g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",
