@@ -502,6 +502,16 @@ static void commit_routes(MSIXEventfds *s)
             fall_back_to_userspace(&s->vec[i], err ? error_copy(err) : NULL);
         }
     }
+    /*
+     * A vector masked again within the batch may hold a route the kernel
+     * never took: its unmask would find the route unchanged and attach
+     * its irqfd to a stale GSI.  Such vectors set their route again.
+     */
+    for (i = 0; i < s->nr; i++) {
+        if (s->vec[i].state != MSIX_EVENTFD_BYPASS) {
+            release_route(&s->vec[i]);
+        }
+    }
     error_free(err);
 }
 

@@ -45,6 +45,7 @@ struct VFIOMSIXEngine {
     unsigned long *refused;     /* refused at the host's last answer */
     bool host_reported;         /* a host refusal was reported */
     bool host_retried;          /* asked again since the enable */
+    bool vector_refused;        /* a vector refused in this batch */
 
     unsigned batch;
     bool enable_pending;        /* host and vectors wait for the commit */
@@ -222,6 +223,7 @@ static void vfio_msix_engine_alloc_vector(VFIOMSIXEngine *e, unsigned vector)
         return;
     }
     set_bit(vector, e->refused);
+    e->vector_refused = true;
     e->stats.host_refused++;
     if (!err) {
         error_setg(&err, "the host has no vector left");
@@ -286,7 +288,9 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
  * The guest unmasks @vector, which the host refused: ask again rather
  * than leave it silent until the guest's next enable, since a refusal
  * may pass (another device freed its vectors).  A host that allocates
- * per vector is asked for this vector, one call at each such unmask.
+ * per vector is asked for this vector, one call at each such unmask,
+ * but not again in a batch where it refused one (a function mask
+ * cleared over a 2048-vector table would ask for each).
  * A host that refused the mode, or gave only part of a table, is asked
  * for the mode and the whole table once per guest enable: growing a
  * table the host cannot resize (NORESIZE) tears it down, which leaves
@@ -297,7 +301,9 @@ static void vfio_msix_engine_ask_again(VFIOMSIXEngine *e, unsigned vector)
 {
     if (e->host_mode != VFIO_MSIX_MODE_OFF &&
         e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
-        clear_bit(vector, e->refused);
+        if (!e->vector_refused) {
+            clear_bit(vector, e->refused);
+        }
         return;
     }
     if (!e->host_retried) {
@@ -329,6 +335,9 @@ void vfio_msix_engine_commit(VFIOMSIXEngine *e)
     assert(e->batch > 0);
     if (--e->batch == 0 && e->enable_pending) {
         vfio_msix_engine_go_live(e);
+    }
+    if (e->batch == 0) {
+        e->vector_refused = false;
     }
     msix_eventfds_commit(e->efds);
 }

@@ -374,6 +374,35 @@ static void test_commit_failure_in_place(void)
 }
 
 /*
+ * Fuzzer finding: a vector unmasked and masked again within a batch whose
+ * route commit the kernel refuses held a route the kernel never took.
+ * With KVM taking tables again, its unmask found that route unchanged,
+ * committed nothing and attached its irqfd to a GSI with no message.
+ */
+static void test_commit_failure_masked_in_batch(void)
+{
+    Fake f;
+
+    fake_init(&f, 2, true);
+    f.fail_commit = true;
+    msix_eventfds_begin(f.s);
+    unmask(&f, 0);
+    unmask(&f, 1);
+    msix_eventfds_mask(f.s, 1);
+    msix_eventfds_commit(f.s);
+    g_assert_cmpint(msix_eventfds_state(f.s, 0), ==, MSIX_EVENTFD_USERSPACE);
+    g_assert_cmpint(msix_eventfds_state(f.s, 1), ==, MSIX_EVENTFD_MASKED);
+
+    f.fail_commit = false;
+    unmask(&f, 1);
+    g_assert_cmpint(msix_eventfds_state(f.s, 1), ==, MSIX_EVENTFD_BYPASS);
+    fake_raise(&f, 1);
+    g_assert_cmpuint(fake_delivered(&f, 1), ==, 1);
+    g_assert_cmpuint(f.wrong_data, ==, 0);
+    fake_cleanup(&f);
+}
+
+/*
  * With vLPIs, a refused commit that takes an unmasked vector's irqfd away
  * drops what the vPE had pending too: the main loop resends one MSI.
  */
@@ -826,6 +855,8 @@ int main(int argc, char **argv)
                     test_commit_failure_falls_back);
     g_test_add_func("/msix-eventfd/commit-failure-in-place",
                     test_commit_failure_in_place);
+    g_test_add_func("/msix-eventfd/commit-failure-masked-in-batch",
+                    test_commit_failure_masked_in_batch);
     g_test_add_func("/msix-eventfd/detach-failure",
                     test_detach_failure_stays_bypass);
     g_test_add_func("/msix-eventfd/attach-failure",

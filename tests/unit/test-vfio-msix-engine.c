@@ -619,10 +619,18 @@ static void test_vector_refused_again(void)
                     "fake: no host vector 6);"
                     "7+1 (cannot allocate host MSI-X vector 7: "
                     "fake: no host vector 7);");
+    /* Unmasked together (a function mask cleared): one refusal each time */
+    set_vector(h, 6, false);
+    set_vector(h, 7, false);
+    vfio_msix_engine_begin(h->e);
+    set_vector(h, 6, true);
+    set_vector(h, 7, true);
+    vfio_msix_engine_commit(h->e);
+    g_assert_cmpuint(h->set_irqs, ==, 5);
     h->limit = 0;
     set_vector(h, 6, false);
     set_vector(h, 6, true);
-    g_assert_cmpuint(h->set_irqs, ==, 5);
+    g_assert_cmpuint(h->set_irqs, ==, 6);
     g_assert_true(vfio_msix_engine_host_vector(h->e, 6));
     g_assert_false(vfio_msix_engine_host_vector(h->e, 7));
     device_raise(h, 6);
