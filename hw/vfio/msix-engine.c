@@ -254,6 +254,21 @@ static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
 }
 
 /*
+ * Every time, not once per device: asking again cost the guest vectors
+ * that worked, which the first refusal's report does not say.
+ */
+static void vfio_msix_engine_warn_lost(VFIOMSIXEngine *e, unsigned had)
+{
+    unsigned now = find_first_zero_bit(e->host_vec, had);
+
+    if (now < had) {
+        warn_report("%s: asked again, the host gave back %u of the %u %s "
+                    "vectors it had: vectors %u-%u stay silent", e->name,
+                    now, had, mode_name(e->mode), now, had - 1);
+    }
+}
+
+/*
  * The host's answer again, for the mode and every vector of a table;
  * then the vectors whose host trigger came or went follow it.  A host
  * that now has fewer vectors than it gave (a table starts at vector 0)
@@ -272,6 +287,7 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
     if (had && !vfio_msix_engine_host_vector(e, had - 1)) {
         vfio_msix_engine_host_disable(e);
         vfio_msix_engine_host_enable(e, had);
+        vfio_msix_engine_warn_lost(e, had);
     }
     bitmap_xor(changed, changed, e->host_vec, e->active);
     if (e->alloc == VFIO_MSIX_ALLOC_VECTOR) {

@@ -574,7 +574,7 @@ static void test_host_shrinks_at_retry(void)
     device_raise(h, 2);
     h->limit = 2;
     set_vector(h, 5, true);
-    /* Off, the table (2 of 8), off, the 3 it had (2 of 3) */
+    /* Off, the table (2 of 8), off, the 3 it had (2 of 3), a warning */
     g_assert_cmpuint(h->disables, ==, 2);
     g_assert_cmpuint(h->set_irqs, ==, 2 + 4);
     g_assert_true(vfio_msix_engine_host_vector(h->e, 1));
