@@ -44,6 +44,28 @@ census() {
     say "census $1 fds $(ls /proc/"$pid"/fd | wc -l) threads $(ls /proc/"$pid"/task | wc -l)"
 }
 
+# The fork's QEMU has a QMP monitor on /tmp/qmp.{in,out} in the scenarios
+# that ask for one (SCN_QMP): at "NESTED-L2-SYNC qmp-TAG" L1 sends it
+# x-query-msix (SCN_QMP_ARGS: its arguments) and prints each line up to the
+# reply, the events that came before it included, as
+# "NESTED-L1-QMP TAG LINE".
+qmp_send() {    # qmp_send TAG COMMAND
+    echo "$2" > /tmp/qmp.in
+    while IFS= read -r reply <&4; do
+        echo "NESTED-L1-QMP $1 $reply"
+        case "$reply" in *'"return"'*|*'"error"'*) return 0 ;; esac
+    done
+    say "FAIL QMP: no reply to $2"
+}
+qmp_query() {
+    if [ -z "$qmp_opened" ]; then
+        qmp_opened=1
+        exec 4</tmp/qmp.out
+        qmp_send "$1" '{"execute": "qmp_capabilities"}'
+    fi
+    qmp_send "$1" "{\"execute\": \"x-query-msix\"$SCN_QMP_ARGS}"
+}
+
 # Relay L2's console; at "NESTED-L2-SYNC TAG" print L1's view, then let
 # L2 go on by writing a line to its console input.
 relay() {
@@ -63,6 +85,10 @@ relay() {
             ;;
         *NESTED-L2-HMP\ *)
             hmp "${line##*NESTED-L2-HMP }"
+            ;;
+        *NESTED-L2-SYNC\ qmp-*)
+            [ -z "$qmp_on" ] || qmp_query "${line##*NESTED-L2-SYNC qmp-}"
+            echo go >&3
             ;;
         *NESTED-L2-SYNC\ census-*)
             census "${line##*NESTED-L2-SYNC census-}"
@@ -143,6 +169,12 @@ if [ -n "$SCN_L1_TAP" ]; then
 fi
 
 mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out
+qmp_on= qmp_opened= qmp_args=
+if [ "$flavor" = fork ] && [ -n "$SCN_QMP" ]; then
+    qmp_on=1
+    mkfifo /tmp/qmp.in /tmp/qmp.out
+    qmp_args="-chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control"
+fi
 # Only the lifecycle scenario has a monitor there; drain what it says
 cat /tmp/hmp.out > /tmp/hmp.log &
 boots=0
@@ -168,7 +200,8 @@ run_l2() {
         -nodefaults -display none -no-reboot -serial stdio \
         -kernel /l2/Image -initrd /l2/initrd.cpio \
         -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=$scn $SCN_L2_APPEND" \
-        $SCN_L1_QEMU $SCN_V_QEMU $(l1_trace) ${hostdev:+-device "$hostdev$SCN_V_VFIO"}
+        $SCN_L1_QEMU $SCN_V_QEMU $(l1_trace) $qmp_args \
+        ${hostdev:+-device "$hostdev$SCN_V_VFIO"}
     say "qemu $flavor $*"
     : > /tmp/strace.log
     {

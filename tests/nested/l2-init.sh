@@ -80,6 +80,8 @@ carrier_up() { [ "$(cat "/sys/class/net/$ifc/carrier" 2>/dev/null)" = 1 ]; }
 flap() {
     dhcp || return 1
     ip addr add 10.0.2.15/24 dev "$ifc" || { say "FAIL ip addr add"; return 1; }
+    # The fork's counters before and after the rounds (SCN_QMP)
+    sync_l1 qmp-rounds-start
     n=1
     while [ $n -le "$NESTED_FLAPS" ]; do
         mark_round "$n"
@@ -91,6 +93,7 @@ flap() {
         n=$((n + 1))
     done
     say "rounds done"
+    sync_l1 qmp-rounds-end
     # A lost interrupt shows as a transmit timeout or a hang report
     dmesg | grep -E 'NETDEV WATCHDOG|Hardware Unit Hang|Reset adapter' |
         sed 's/^/L2-DMESG| /'
@@ -465,6 +468,9 @@ virtio_route() {
     # (The ITS doorbell is a bypass window of the vIOMMU: not translated)
     doorbell=$(devmem "$(entry 1)" 32)
     virtio_io first || return 1
+    # The fork's monitor from here on: QMP sends no events before its
+    # capabilities are negotiated
+    sync_l1 qmp-first
 
     vector_aim 1 "$NESTED_UNMAPPED_IOVA"
     say "vector 1 aimed at an unmapped IOVA"
@@ -475,6 +481,8 @@ virtio_route() {
     mark_round 1
     virtio_io "in QEMU's hands" || return 1
     say "rounds done"
+    # The fork's L1 asks its QEMU what it says of vector 1 (SCN_QMP)
+    sync_l1 qmp-in-qemu
     # Masked, the vector's interrupt must land in the PBA, and the unmask
     # must send it: the masked request's answer (a disk read, one echo
     # reply) is taken only once that MSI arrives.  For the network, a
@@ -502,6 +510,7 @@ virtio_route() {
     fi
     say "unmasked: pending $(vector_pending 1), io done"
     virtio_io restored || return 1
+    sync_l1 qmp-restored
 
     # Vector 1 in QEMU's hands again while the driver lets the device go
     vector_aim 1 "$NESTED_UNMAPPED_IOVA"

@@ -205,6 +205,68 @@ msix_expected() {
 }
 l1_delta_positive() { local d; d=$(l1_delta); [ "$d" != none ] && [ "$d" -gt 0 ]; }
 
+# The fork's QMP lines at L2's sync point "qmp-TAG" (SCN_QMP, l1-init.sh).
+# QMP puts an object's members in no fixed order: one pattern each.
+qmp_has() {     # qmp_has TAG REGEX...: a line of TAG matches every REGEX
+    local tag=$1 lines re
+    shift
+    lines=$(sed -n "s/^NESTED-L1-QMP $tag //p" "$log")
+    for re in "$@"; do
+        lines=$(grep -E -- "$re" <<<"$lines" || true)
+    done
+    [ -n "$lines" ]
+}
+# qmp_number TAG REGEX: the number after REGEX in TAG's x-query-msix reply
+qmp_number() {
+    sed -n "s/^NESTED-L1-QMP $1 \({\"return\": \[.*\)/\1/p" "$log" | tail -n1 |
+        sed -nE "s/.*$2([0-9]+).*/\1/p"
+}
+
+# virtio-route, vhost-route: the fork's monitor says which vector QEMU
+# serves, and tells when it goes there and back.  Each query asks for
+# vector 1 alone, so the reply's one vector is vector 1; no other vector
+# falls back, so the device's fallbacks are vector 1's.  (virtio-pci
+# counts a device's fallbacks, not its restores, and no vector's.)
+virtio_route_qmp_checks() {
+    local dev=vblk0 vec='"vector-list": \[\{[^]]*' totals='"totals": \{[^}]*'
+    [ "$scn" = virtio-route ] || dev=vnet0
+    check "L1: QMP: x-query-msix: $dev vector 1 on KVM at first (bypass), no fallback" \
+        qmp_has first '^\{"return": ' "$vec\"vector\": 1[,}]" "$vec\"state\": \"bypass\"" \
+        "$totals\"fallbacks\": 0[,}]"
+    check "L1: QMP: MSIX_VECTOR_FALLBACK names $dev, vector 1, a reason" \
+        qmp_has in-qemu '"event": "MSIX_VECTOR_FALLBACK"' "\"device\": \"$dev\"" \
+        '"vector": 1[,}]' '"reason": "[^"]+"'
+    check "L1: QMP: x-query-msix: vector 1 served by QEMU (userspace), 1 fallback" \
+        qmp_has in-qemu '^\{"return": ' "$vec\"state\": \"userspace\"" "$totals\"fallbacks\": 1[,}]"
+    check "L1: QMP: MSIX_VECTOR_RESTORED names $dev, vector 1" \
+        qmp_has restored '"event": "MSIX_VECTOR_RESTORED"' "\"device\": \"$dev\"" '"vector": 1[,}]'
+    check "L1: QMP: x-query-msix: vector 1 on KVM again (bypass), still 1 fallback" \
+        qmp_has restored '^\{"return": ' "$vec\"state\": \"bypass\"" "$totals\"fallbacks\": 1[,}]"
+}
+
+# link-flap: the fork's counters over the rounds, from its monitor, are
+# what strace counted there
+link_flap_qmp_checks() {
+    local strace_irqfd strace_set a0 d0 s0 a1 d1 s1
+    strace_irqfd=$(rounds | awk '{ s += $3 } END { print s + 0 }')
+    strace_set=$(rounds | awk '{ s += $2 } END { print s + 0 }')
+    a0=$(qmp_number rounds-start '"totals": \{[^}]*"irqfd-attaches": ')
+    d0=$(qmp_number rounds-start '"totals": \{[^}]*"irqfd-detaches": ')
+    s0=$(qmp_number rounds-start '"host": \{[^}]*"set-irqs": ')
+    a1=$(qmp_number rounds-end '"totals": \{[^}]*"irqfd-attaches": ')
+    d1=$(qmp_number rounds-end '"totals": \{[^}]*"irqfd-detaches": ')
+    s1=$(qmp_number rounds-end '"host": \{[^}]*"set-irqs": ')
+    check "L1: QMP: x-query-msix before and after the rounds" \
+        test -n "$a0" -a -n "$d0" -a -n "$s0" -a -n "$a1" -a -n "$d1" -a -n "$s1"
+    [ -n "$a0$d0$s0" ] && [ -n "$a1$d1$s1" ] || return 0
+    check "L1: QMP: irqfd attaches + detaches over the rounds ($((a1 + d1 - a0 - d0))) = strace's KVM_IRQFD ($strace_irqfd)" \
+        test "$((a1 + d1 - a0 - d0))" = "$strace_irqfd"
+    check "L1: QMP: attaches over the rounds = detaches ($((a1 - a0)))" \
+        test "$((a1 - a0))" = "$((d1 - d0))"
+    check "L1: QMP: VFIO_DEVICE_SET_IRQS over the rounds ($((s1 - s0))) = strace's ($strace_set)" \
+        test "$((s1 - s0))" = "$strace_set"
+}
+
 # virtio-route, vhost-route: KVM refuses a route of a virtio device behind
 # L2's vIOMMU
 virtio_route_checks() {
@@ -240,6 +302,7 @@ virtio_route_checks() {
         count_is 2 "virtio_pci_vector_to_qemu $vector: "
     check "L1: vector 1 handed back to KVM once its doorbell was fixed" \
         count_is 1 "virtio_pci_vector_to_kvm $vector GSI [0-9]+"
+    [ "$flavor" != fork ] || virtio_route_qmp_checks
 }
 
 # vfio-route: KVM refuses the route of a vfio-pci vector that L2 aims at
@@ -392,6 +455,7 @@ l2_checks() {
         if [ "$flavor" = fork ]; then
             check "L1: every round: 0 VFIO_DEVICE_SET_IRQS, $NESTED_FLAP_IRQFD KVM_IRQFD, 0 KVM_SET_GSI_ROUTING" \
                 rounds_each "0 $NESTED_FLAP_IRQFD 0"
+            link_flap_qmp_checks
         else
             [ "$flavor" = stock ] || soft=1
             check "L1: every round: $NESTED_FLAP_STOCK (VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING: the host's vectors freed and requested)" \

@@ -161,7 +161,7 @@ nested_scenario() {
     SCN_ID='' SCN_L0_DEV='' SCN_GIC=3 SCN_L1_APPEND='' SCN_L1_QEMU=''
     SCN_L1_VFIO='' SCN_STOCK_ABORT='' SCN_L1_TAP='' SCN_VARIANTS=''
     SCN_L1_COUNTS_FORK='' SCN_L1_COUNTS_STOCK='' SCN_L2_APPEND=''
-    SCN_L1_COUNTS_FORK_DYNAMIC='' SCN_L0_TIMEOUT=300
+    SCN_L1_COUNTS_FORK_DYNAMIC='' SCN_L0_TIMEOUT=300 SCN_QMP='' SCN_QMP_ARGS=''
     SCN_L2_MODULES='' SCN_TRAFFIC='' SCN_L1_ERRORS='' SCN_NO_MSIX=''
     case "$1" in
     e1000e|gicv4|viommu|link-flap|link-flap-gicv4|lifecycle|storm|int-modes|vfio-route)
@@ -217,6 +217,9 @@ nested_scenario() {
         SCN_TRAFFIC=virtio_route
         SCN_STOCK_ABORT=1
         SCN_L1_ERRORS=$NESTED_ROUTE_REFUSED
+        # The fork's monitor: vector 1's state and events (l1-init.sh)
+        SCN_QMP=1
+        SCN_QMP_ARGS=', "arguments": {"device": "vblk0", "first": 1, "count": 1}'
         ;;
     knobs)
         # The fork's vfio-pci properties, one L1 QEMU run per value, with
@@ -238,6 +241,8 @@ nested_scenario() {
         SCN_STOCK_ABORT=1
         SCN_L1_TAP=1
         SCN_L1_ERRORS=$NESTED_ROUTE_REFUSED
+        SCN_QMP=1
+        SCN_QMP_ARGS=', "arguments": {"device": "vnet0", "first": 1, "count": 1}'
         ;;
     *)
         return 1
@@ -272,6 +277,9 @@ nested_scenario() {
         ;;
     link-flap|link-flap-gicv4)
         SCN_TRAFFIC=flap
+        # The fork's monitor: its counters against strace's (every
+        # device: the one passed through)
+        SCN_QMP=1
         # link-flap-gicv4: with vLPIs, each link down masks the vectors,
         # and the host drops an interrupt still pending in the GIC
         # (docs/devel/vmsix-gicv4.rst); e1000e must never stall
