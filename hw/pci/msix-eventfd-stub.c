@@ -59,6 +59,11 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     g_assert_not_reached();
 }
 
+void msix_eventfds_release_unmasked(MSIXEventfds *s, unsigned vector)
+{
+    g_assert_not_reached();
+}
+
 void msix_eventfds_poll(MSIXEventfds *s, unsigned first, unsigned count)
 {
     g_assert_not_reached();

@@ -648,9 +648,11 @@ static void drop_unused(MSIXEventfdVector *v)
     }
 }
 
-void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
+/* What @v's interrupts went to goes: one MSI if the guest has it @unmasked */
+static void release_vector(MSIXEventfdVector *v, bool unmasked)
 {
-    MSIXEventfdVector *v = get_vector(s, vector);
+    MSIXEventfds *s = v->s;
+    unsigned vector = vector_nr(v);
     bool latched, pending;
 
     if (v->state == MSIX_EVENTFD_UNUSED) {
@@ -670,11 +672,29 @@ void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
     if (latched || pending) {
         v->signals = MAX(v->signals, 1);
     }
-    v->stats.dropped += v->signals;
+    if (unmasked && v->signals) {
+        v->stats.replayed++;
+        v->stats.userspace++;
+        v->stats.coalesced += v->signals - 1;
+        trace_msix_eventfds_replay(s->name, vector);
+        s->ops->deliver(s->opaque, vector);
+    } else {
+        v->stats.dropped += v->signals;
+    }
     v->signals = 0;
     v->replay = false;
     v->vlpi_maybe_dropped = false;
     set_state(v, MSIX_EVENTFD_UNUSED);
+}
+
+void msix_eventfds_release(MSIXEventfds *s, unsigned vector)
+{
+    release_vector(get_vector(s, vector), false);
+}
+
+void msix_eventfds_release_unmasked(MSIXEventfds *s, unsigned vector)
+{
+    release_vector(get_vector(s, vector), true);
 }
 
 void msix_eventfds_sync_pending(MSIXEventfds *s)

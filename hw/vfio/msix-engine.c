@@ -43,6 +43,7 @@ struct VFIOMSIXEngine {
     VFIOMSIXMode host_mode;     /* whose IRQ index is on in the host */
     unsigned long *host_vec;    /* holds our trigger eventfd */
     unsigned long *refused;     /* refused at the host's last answer */
+    unsigned long *stranded;    /* masked when the host took its trigger */
     bool host_reported;         /* a host refusal was reported */
     bool host_retried;          /* asked again since the enable */
     bool vector_refused;        /* a vector refused in this batch */
@@ -240,14 +241,16 @@ static void vfio_msix_engine_apply_vector(VFIOMSIXEngine *e, unsigned vector)
         msix_eventfds_mask(e->efds, vector);
         return;
     }
+    clear_bit(vector, e->stranded);
     vfio_msix_engine_alloc_vector(e, vector);
     if (!test_bit(vector, e->host_vec)) {
         /*
          * Refused, or no MSI-X in the host: nothing signals its eventfd,
          * so it takes no KVM route (a 2048-entry table on a host with 64
-         * would fill the GSIs other devices need).
+         * would fill the GSIs other devices need).  An interrupt from
+         * before its host vector went is the guest's all the same.
          */
-        msix_eventfds_release(e->efds, vector);
+        msix_eventfds_release_unmasked(e->efds, vector);
         return;
     }
     msix_eventfds_unmask(e->efds, vector, e->msg[vector]);
@@ -269,15 +272,27 @@ static void vfio_msix_engine_warn_lost(VFIOMSIXEngine *e, unsigned had)
 }
 
 /*
+ * Of the vectors in @lost, those the guest has masked keep their eventfd
+ * watched for what it latched before, which the PBA shows and their
+ * unmask sends (vfio_msix_engine_apply_vector()); the device's own
+ * pending bits do not have it.
+ */
+static void vfio_msix_engine_strand(VFIOMSIXEngine *e, unsigned long *lost)
+{
+    bitmap_andnot(lost, lost, e->unmasked, e->active);
+    bitmap_or(e->stranded, e->stranded, lost, e->active);
+}
+
+/*
  * The host's answer again, for the mode and every vector of a table;
  * then the vectors whose host trigger came or went follow it.  A host
  * that now has fewer vectors than it gave (a table starts at vector 0)
- * gets back to those: a vector it held may have an interrupt latched,
- * which its release would drop.
+ * gets back to those: it may not have them all.
  */
 static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
 {
     g_autofree unsigned long *changed = bitmap_new(e->active);
+    g_autofree unsigned long *lost = bitmap_new(e->active);
     unsigned i, had = find_first_zero_bit(e->host_vec, e->active);
 
     trace_vfio_msix_engine_host_retry(e->name, mode_name(e->mode), vector);
@@ -289,6 +304,8 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
         vfio_msix_engine_host_enable(e, had);
         vfio_msix_engine_warn_lost(e, had);
     }
+    bitmap_andnot(lost, changed, e->host_vec, e->active);
+    vfio_msix_engine_strand(e, lost);
     bitmap_xor(changed, changed, e->host_vec, e->active);
     if (e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
         /* A mode the host refused had no vector: each one asks now */
@@ -364,6 +381,7 @@ static void vfio_msix_engine_release(VFIOMSIXEngine *e, unsigned first,
     unsigned i;
 
     bitmap_clear(e->unmasked, first, end - first);
+    bitmap_clear(e->stranded, first, end - first);
     for (i = first; i < end; i++) {
         msix_eventfds_release(e->efds, i);
     }
@@ -476,7 +494,8 @@ bool vfio_msix_engine_pba_quiet(VFIOMSIXEngine *e)
 {
     return e->mode != VFIO_MSIX_MODE_OFF && !e->enable_pending &&
            e->host_mode == e->mode &&
-           bitmap_equal(e->unmasked, e->host_vec, e->active);
+           bitmap_equal(e->unmasked, e->host_vec, e->active) &&
+           bitmap_empty(e->stranded, e->active);
 }
 
 VFIOMSIXMode vfio_msix_engine_host_mode(VFIOMSIXEngine *e)
@@ -509,6 +528,7 @@ VFIOMSIXEngine *vfio_msix_engine_new(const char *name, MSIXEventfds *efds,
     e->msg = g_new0(MSIMessage, e->nr);
     e->host_vec = bitmap_new(e->nr);
     e->refused = bitmap_new(e->nr);
+    e->stranded = bitmap_new(e->nr);
     return e;
 }
 
@@ -519,6 +539,7 @@ void vfio_msix_engine_free(VFIOMSIXEngine *e)
     }
     vfio_msix_engine_disable(e);
     msix_eventfds_free(e->efds);
+    g_free(e->stranded);
     g_free(e->refused);
     g_free(e->host_vec);
     g_free(e->msg);

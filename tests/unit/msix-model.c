@@ -392,35 +392,15 @@ char *model_check_host(Model *m)
     return model_check_pba_untrapped(m);
 }
 
-/*
- * Vectors raised since their last delivery, but for those whose
- * interrupt the eventfds dropped and counted: a host asked again that
- * cannot give back a vector it held takes what that vector latched.
- */
-static unsigned model_lost(Model *m)
-{
-    Fake *f = &m->h->f;
-    MSIXEventfdStats st;
-    unsigned i, lost = 0;
-
-    for (i = 0; i < f->nr; i++) {
-        if (f->v[i].since) {
-            msix_eventfds_get_stats(f->s, i, &st);
-            lost += !st.dropped;
-        }
-    }
-    return lost;
-}
-
 char *model_check_delivery(Model *m)
 {
     Fake *f = &m->h->f;
-    unsigned lost = model_lost(m);
 
-    if (f->duplicates || f->wrong_data || lost) {
+    if (f->duplicates || f->wrong_data || fake_undelivered(f)) {
         return g_strdup_printf(
-            "%u duplicates, %u stale messages, %u vectors undelivered",
-            f->duplicates, f->wrong_data, lost);
+            "%u duplicates, %u stale messages, %" PRIu64
+            " vectors undelivered", f->duplicates, f->wrong_data,
+            fake_undelivered(f));
     }
     return NULL;
 }

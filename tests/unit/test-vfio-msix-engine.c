@@ -556,8 +556,9 @@ static void test_host_partial_passes(void)
 /*
  * Fuzzer finding: the host asked again gives fewer vectors than it had
  * (another device took them meanwhile).  The engine asks for what it
- * had; what the host cannot give back is released, its latched
- * interrupt dropped and counted, and the rest keep working.
+ * had, and the rest keep working.  A vector the host cannot give back
+ * had an interrupt latched while masked: the PBA shows it (so it is no
+ * longer read from the device) and the unmask sends it.
  */
 static void test_host_shrinks_at_retry(void)
 {
@@ -580,13 +581,52 @@ static void test_host_shrinks_at_retry(void)
     g_assert_true(vfio_msix_engine_host_vector(h->e, 1));
     g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_MASKED);
+    set_vector(h, 5, false);
+    g_assert_false(vfio_msix_engine_pba_quiet(h->e));
+    msix_eventfds_poll(h->f.s, 0, 8);
+    g_assert_true(h->f.v[2].pba);
     set_vector(h, 2, true);
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
+    g_assert_false(h->f.v[2].pba);
     msix_eventfds_get_stats(h->f.s, 2, &st);
-    g_assert_cmpuint(st.dropped, ==, 1);
-    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 0);
+    g_assert_cmpuint(st.dropped, ==, 0);
+    g_assert_cmpuint(st.replayed, ==, 1);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    set_vector(h, 2, false);
+    g_assert_true(vfio_msix_engine_pba_quiet(h->e));
     device_raise(h, 1);
     g_assert_cmpuint(fake_delivered(&h->f, 1), ==, 1);
+    host_free(h);
+}
+
+/*
+ * A vector KVM refused, served by QEMU's main loop, whose host vector
+ * goes at a retry before the main loop saw its signal: the signal is
+ * still sent, once.
+ */
+static void test_host_shrinks_userspace(void)
+{
+    FakeHost *h = host_new(8);
+    MSIXEventfdStats st;
+
+    h->limit = 3;
+    guest_enable(h);
+    set_vector(h, 0, true);
+    h->f.fail_route = true;
+    set_vector(h, 2, true);
+    h->f.fail_route = false;
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==,
+                    MSIX_EVENTFD_USERSPACE);
+    device_raise(h, 2);
+    h->limit = 2;
+    set_vector(h, 5, true);
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
+    msix_eventfds_get_stats(h->f.s, 2, &st);
+    g_assert_cmpuint(st.dropped, ==, 0);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    main_loop_wait(true);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
     host_free(h);
 }
 
@@ -866,6 +906,8 @@ int main(int argc, char **argv)
                     test_host_partial_passes);
     g_test_add_func("/vfio-msix-engine/host-shrinks-at-retry",
                     test_host_shrinks_at_retry);
+    g_test_add_func("/vfio-msix-engine/host-shrinks-userspace",
+                    test_host_shrinks_userspace);
     g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
     g_test_add_func("/vfio-msix-engine/msi/shrink", test_msi_shrink);
     g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",

@@ -162,6 +162,13 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector);
 void msix_eventfds_release(MSIXEventfds *s, unsigned vector);
 
 /*
+ * Stop using @vector, which the guest has unmasked but nothing will
+ * signal any more (its host vector is gone): what it had pending, latched
+ * or in the PBA, is sent as one MSI from QEMU rather than dropped.
+ */
+void msix_eventfds_release_unmasked(MSIXEventfds *s, unsigned vector);
+
+/*
  * Batches: between begin and commit, route changes are committed once
  * and irqfds attached (and pending MSIs injected) at commit.  Batches
  * nest.
