@@ -653,7 +653,7 @@ static void release_vector(MSIXEventfdVector *v, bool unmasked)
 {
     MSIXEventfds *s = v->s;
     unsigned vector = vector_nr(v);
-    bool latched, pending;
+    bool latched, pending, owed;
 
     if (v->state == MSIX_EVENTFD_UNUSED) {
         drop_unused(v);
@@ -669,16 +669,23 @@ static void release_vector(MSIXEventfdVector *v, bool unmasked)
     /* Both are cleared: neither may come back at the next enable */
     latched = take_latched(s, vector);
     pending = s->ops->take_pending && s->ops->take_pending(s->opaque, vector);
-    if (latched || pending) {
-        v->signals = MAX(v->signals, 1);
-    }
-    if (unmasked && v->signals) {
+    /*
+     * Owed: latched, in the pending bits, or taken from them by an unmask
+     * whose batch has not replayed it yet.  Not v->signals alone: those
+     * that went into the pending bits and that the PCI core has sent
+     * since are not owed any more.
+     */
+    owed = latched || pending || v->replay;
+    if (unmasked && owed) {
         v->stats.replayed++;
         v->stats.userspace++;
-        v->stats.coalesced += v->signals - 1;
+        v->stats.coalesced += v->signals ? v->signals - 1 : 0;
         trace_msix_eventfds_replay(s->name, vector);
         s->ops->deliver(s->opaque, vector);
-    } else {
+    } else if (!unmasked) {
+        if (owed) {
+            v->signals = MAX(v->signals, 1);
+        }
         v->stats.dropped += v->signals;
     }
     v->signals = 0;

@@ -631,6 +631,75 @@ static void test_host_shrinks_userspace(void)
 }
 
 /*
+ * Fuzzer finding: a vector whose host vector went at a retry, latched
+ * while masked, whose pending bit the PCI core sends before the engine
+ * sees the unmask (MSI: msi_write_config() sends the pending bits, then
+ * vfio-pci passes the unmask on).  Its release sends nothing more.
+ */
+static void test_host_shrinks_core_sent(void)
+{
+    FakeHost *h = host_new(8);
+    MSIXEventfdStats st;
+    unsigned i;
+
+    h->limit = 3;
+    guest_enable(h);
+    for (i = 0; i < 3; i++) {
+        set_vector(h, i, true);
+    }
+    set_vector(h, 2, false);
+    device_raise(h, 2);
+    h->limit = 2;
+    set_vector(h, 5, true);
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    msix_eventfds_poll(h->f.s, 0, 8);
+    g_assert_true(h->f.v[2].pba);
+    h->f.v[2].pba = false;
+    fake_deliver(&h->f, 2);
+    set_vector(h, 2, true);
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    g_assert_cmpuint(h->f.duplicates, ==, 0);
+    msix_eventfds_get_stats(h->f.s, 2, &st);
+    g_assert_cmpuint(st.replayed, ==, 0);
+    g_assert_cmpuint(st.dropped, ==, 0);
+    host_free(h);
+}
+
+/*
+ * Fuzzer finding: a vector unmasked with an interrupt latched, whose host
+ * vector goes at a retry in the same batch, before the batch's commit
+ * replays the interrupt: the release sends it, once.
+ */
+static void test_host_shrinks_in_batch(void)
+{
+    FakeHost *h = host_new(8);
+    MSIXEventfdStats st;
+
+    h->limit = 3;
+    guest_enable(h);
+    set_vector(h, 0, true);
+    set_vector(h, 2, true);
+    set_vector(h, 2, false);
+    device_raise(h, 2);
+    h->limit = 2;
+    vfio_msix_engine_begin(h->e);
+    set_vector(h, 2, true);
+    set_vector(h, 5, true);
+    vfio_msix_engine_commit(h->e);
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    main_loop_wait(true);
+    g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
+    g_assert_cmpuint(h->f.duplicates, ==, 0);
+    msix_eventfds_get_stats(h->f.s, 2, &st);
+    g_assert_cmpuint(st.replayed, ==, 1);
+    g_assert_cmpuint(st.dropped, ==, 0);
+    host_free(h);
+}
+
+/*
  * A host vector refused at first unmask is asked for again at each of its
  * unmasks, one call each, and goes live once the host has it.
  */
@@ -908,6 +977,10 @@ int main(int argc, char **argv)
                     test_host_shrinks_at_retry);
     g_test_add_func("/vfio-msix-engine/host-shrinks-userspace",
                     test_host_shrinks_userspace);
+    g_test_add_func("/vfio-msix-engine/host-shrinks-core-sent",
+                    test_host_shrinks_core_sent);
+    g_test_add_func("/vfio-msix-engine/host-shrinks-in-batch",
+                    test_host_shrinks_in_batch);
     g_test_add_func("/vfio-msix-engine/msi/vectors", test_msi_vectors);
     g_test_add_func("/vfio-msix-engine/msi/shrink", test_msi_shrink);
     g_test_add_func("/vfio-msix-engine/mode/msix-off-then-intx",
