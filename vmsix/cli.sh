@@ -14,6 +14,9 @@ usage: ./qemu-vmsix COMMAND
                     nested-full (the slower nested scenarios), sanitize
                     (ASan, UBSan, LSan) and fuzz (VMSIX_FUZZ_TIME
                     seconds a fuzzer) only when named
+  bench [--quick]   measure the fork against stock and the peers in the
+                    nested stack: _build/bench/ gets results.json,
+                    table.md and plots (docs/devel/vmsix-bench.rst)
   build [TARGET...] build fork-native (default), stock-native, fork-cross,
                     stock-cross, fork-asan
   prepare [--discard]   prepare the fork tree in _build/src/fork
@@ -100,6 +103,11 @@ demo)
     "$VMSIX_TOP/vmsix/demo.sh"
     ;;
 test) run_tests "$@" ;;
+bench)
+    setup
+    build fork-native fork-cross stock-cross payload
+    "$VMSIX_TOP/vmsix/bench.sh" "$@"
+    ;;
 build) setup; build "$@" ;;
 prepare) "$VMSIX_TOP/vmsix/prepare-tree.sh" fork "$@" ;;
 refresh) "$VMSIX_TOP/vmsix/refresh.sh" ;;

@@ -2,7 +2,7 @@
 # Install what qemu-vmsix needs on Debian 12, as root.  Safe to run again:
 # it only adds apt sources and packages that are missing.
 #
-# usage: vmsix/deps.sh [native|cross|guest|sanitize|all]...   (default: all)
+# usage: vmsix/deps.sh [native|cross|guest|sanitize|bench|all]...   (default: all)
 #
 # sanitize (clang and its sanitizer and libFuzzer runtimes, for the
 # fork-asan build of the sanitize and fuzz tiers) is not in all: only
@@ -135,6 +135,11 @@ guest() {
     apt_install cpio kmod file binutils-aarch64-linux-gnu
 }
 
+# ./qemu-vmsix bench's plots (its --quick run is in the default tier)
+bench() {
+    apt_install gnuplot-nox
+}
+
 ensure_sources
 [ $# = 0 ] && set -- all
 for what in "$@"; do
@@ -143,7 +148,8 @@ for what in "$@"; do
     cross) cross ;;
     guest) guest ;;
     sanitize) sanitize ;;
-    all) native; cross; guest ;;
-    *) die "unknown component '$what' (native, cross, guest, sanitize, all)" ;;
+    bench) bench ;;
+    all) native; cross; guest; bench ;;
+    *) die "unknown component '$what' (native, cross, guest, sanitize, bench, all)" ;;
     esac
 done

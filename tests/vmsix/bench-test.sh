@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The bench works (vmsix/bench.sh, docs/devel/vmsix-bench.rst).  Never a
+# pass or fail on a time: only that the figures are there.
+#
+# usage: tests/vmsix/bench-test.sh report|quick
+#   report  bench-report.py on made-up runs: a complete one, one L0 ended
+#           at the cap, one that failed; every figure, "> cap", the
+#           ratios, the plots
+#   quick   ./qemu-vmsix bench --quick in the nested stack: fork and
+#           stock each give every figure of their 16-vector run, and the
+#           fork passes every scenario
+set -euo pipefail
+. "$(dirname "$0")/../../vmsix/lib.sh"
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# check_report OUT QEMU...: each QEMU's run is complete in OUT
+check_report() {
+    local out=$1
+    shift
+    for f in results.json table.md enable-unmask-all.png enable-unmask-all.svg \
+             mask-unmask-pair.png mask-unmask-pair.svg raise-latency.png \
+             raise-latency.svg; do
+        [ -s "$out/$f" ] || fail "no $out/$f"
+    done
+    /usr/bin/python3 - "$out/results.json" "$@" <<'PY' || fail "results.json"
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+want = ["enable_unmask_all_ms", "enable_all_ms", "pair_ms", "pair_ioctls",
+        "raise_avg_us", "raise_max_us"]
+for q in sys.argv[2:]:
+    mine = [r for r in runs if r["qemu"] == q and r["status"] == "ok"]
+    if not mine:
+        sys.exit("no complete run of %s" % q)
+    for r in mine:
+        missing = [k for k in want if r["figures"].get(k) is None]
+        if missing:
+            sys.exit("%s, %d vectors: no %s" % (q, r["vectors"], missing))
+        if q == "fork" and r["failed"]:
+            sys.exit("fork failed %s" % r["failed"])
+PY
+}
+
+# A made-up run NAME: QEMU VECTORS STATUS and its results lines (stdin)
+fake_run() {
+    printf 'qemu %s\nvectors %s\nstatus %s\nseconds 10\ncap 60\n' "$2" "$3" "$4" \
+        >"$runs/$1.run"
+    printf 'kernel 6.12-test\nnoresize 1\nalloc table\n' >"$runs/$1.meta"
+    cat >"$runs/$1.results"
+}
+
+results() {     # results VECTORS ENABLE_NS PAIR_NS
+    cat <<EOF
+VMSIX-RESULT name=a-vectors-$1 pass=1 vectors=$1 enable_ns=$2
+VMSIX-RESULT name=g-mask-unmask pass=1 pairs=1000 ns_per_pair=$3
+VMSIX-RESULT name=g-raise-latency pass=1 raises=200 min_ns=1000 avg_ns=2000 max_ns=9000
+VMSIX-RESULT name=g-enable-unmask-all pass=1 vectors=$1 total_ns=$2
+PAYLOAD-WINDOW g-mask-unmask VFIO_DEVICE_SET_IRQS 0 KVM_IRQFD 2000 KVM_SET_GSI_ROUTING 0 KVM_SIGNAL_MSI 0
+EOF
+}
+
+case "${1:-}" in
+report)
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    runs="$scratch/runs"
+    mkdir -p "$runs"
+    results 16 4000000 1000000 | fake_run fork-16 fork 16 ok
+    results 64 8000000 1000000 | fake_run fork-64 fork 64 ok
+    results 16 8000000 4000000 | fake_run stock-16 stock 16 ok
+    echo "VMSIX-RESULT name=b-vector-mask pass=1" | fake_run stock-64 stock 64 capped
+    echo "VMSIX-RESULT name=g-mask-unmask pass=0 pairs=1000 ns_per_pair=5" |
+        fake_run peer-16 debian-11.1 16 failed
+    /usr/bin/python3 "$VMSIX_TOP/vmsix/bench-report.py" "$runs" "$scratch" >/dev/null
+    check_report "$scratch" fork stock
+    t="$scratch/table.md"
+    grep -qx '| 16 | 4 | 8 | failed | 0.50 | - |' "$t" ||
+        fail "enable row of 16 vectors: $(grep '^| 16 ' "$t" | head -n1)"
+    grep -qx '| 64 | 8 | > cap | - | - | - |' "$t" ||
+        fail "enable row of 64 vectors: $(grep '^| 64 ' "$t" | head -n1)"
+    grep -qx '| 16 | 1 | 4 | failed | 0.25 | - |' "$t" || fail "pair row of 16 vectors"
+    grep -qx '| 16 | 2 | 2 | failed | 1.00 | - |' "$t" || fail "ioctls per pair"
+    grep -qx '| debian-11.1 | 16 | failed | 10 | 1/table | g-mask-unmask |' "$t" ||
+        fail "the failed run's row"
+    ;;
+quick)
+    "$VMSIX_TOP/vmsix/bench.sh" --quick
+    check_report "$VMSIX_BUILD/bench" fork stock
+    grep -q '^| vectors | fork | stock | fork/stock |$' "$VMSIX_BUILD/bench/table.md" ||
+        fail "table.md has no fork/stock ratio"
+    ;;
+*) vmsix_die "usage: tests/vmsix/bench-test.sh report|quick" ;;
+esac
+echo "bench $1: ok"
