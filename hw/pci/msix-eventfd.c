@@ -653,7 +653,8 @@ static void release_vector(MSIXEventfdVector *v, bool unmasked)
 {
     MSIXEventfds *s = v->s;
     unsigned vector = vector_nr(v);
-    bool latched, pending, owed;
+    bool forwarded = s->vlpi_resend && v->irqfd_attached;
+    bool latched, pending, owed, resend;
 
     if (v->state == MSIX_EVENTFD_UNUSED) {
         drop_unused(v);
@@ -673,16 +674,25 @@ static void release_vector(MSIXEventfdVector *v, bool unmasked)
      * Owed: latched, in the pending bits, or taken from them by an unmask
      * whose batch has not replayed it yet.  Not v->signals alone: those
      * that went into the pending bits and that the PCI core has sent
-     * since are not owed any more.
+     * since are not owed any more.  Unmasked, a vLPI that the irqfd's
+     * detach (now or at an earlier mask) may have dropped is resent, as
+     * at a fallback.
      */
     owed = latched || pending || v->replay;
-    if (unmasked && owed) {
+    resend = unmasked && !owed && (forwarded || v->vlpi_maybe_dropped);
+    if (unmasked && (owed || resend)) {
+        if (resend) {
+            count_vlpi_resend(v);
+        }
         v->stats.replayed++;
         v->stats.userspace++;
         v->stats.coalesced += v->signals ? v->signals - 1 : 0;
         trace_msix_eventfds_replay(s->name, vector);
         s->ops->deliver(s->opaque, vector);
-    } else if (!unmasked) {
+    } else if (unmasked) {
+        /* Merged into what the PCI core sent from the pending bits */
+        v->stats.coalesced += v->signals;
+    } else {
         if (owed) {
             v->signals = MAX(v->signals, 1);
         }

@@ -43,7 +43,7 @@ struct VFIOMSIXEngine {
     VFIOMSIXMode host_mode;     /* whose IRQ index is on in the host */
     unsigned long *host_vec;    /* holds our trigger eventfd */
     unsigned long *refused;     /* refused at the host's last answer */
-    unsigned long *stranded;    /* masked when the host took its trigger */
+    unsigned long *stranded;    /* masked, host trigger gone: PBA trapped */
     bool host_reported;         /* a host refusal was reported */
     bool host_retried;          /* asked again since the enable */
     bool vector_refused;        /* a vector refused in this batch */
@@ -299,9 +299,11 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
     bitmap_copy(changed, e->host_vec, e->active);
     vfio_msix_engine_host_disable(e);
     vfio_msix_engine_host_enable(e, e->active);
-    if (had && !vfio_msix_engine_host_vector(e, had - 1)) {
-        vfio_msix_engine_host_disable(e);
+    if (had && e->host_mode == VFIO_MSIX_MODE_OFF) {
+        /* Refused outright, not answered with a count: ask for less */
         vfio_msix_engine_host_enable(e, had);
+    }
+    if (had && !vfio_msix_engine_host_vector(e, had - 1)) {
         vfio_msix_engine_warn_lost(e, had);
     }
     bitmap_andnot(lost, changed, e->host_vec, e->active);
@@ -324,7 +326,7 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
  * per vector is asked for this vector, one call at each such unmask,
  * but not again in a batch where it refused one (a function mask
  * cleared over a 2048-vector table would ask for each).
- * A host that refused the mode, or gave only part of a table, is asked
+ * A host that refused MSI-X, or gave only part of a table, is asked
  * for the mode and the whole table once per guest enable: growing a
  * table the host cannot resize (NORESIZE) tears it down, which leaves
  * each live vector's interrupts pending in the device for a moment (as
@@ -332,6 +334,14 @@ static void vfio_msix_engine_retry_host(VFIOMSIXEngine *e, unsigned vector)
  */
 static void vfio_msix_engine_ask_again(VFIOMSIXEngine *e, unsigned vector)
 {
+    if (e->mode == VFIO_MSIX_MODE_MSI) {
+        /*
+         * Not for MSI: the host cannot add MSI vectors, and with its MSI
+         * off for a moment the device would signal INTx, which nobody
+         * hears.  The guest's next enable asks again, as stock does.
+         */
+        return;
+    }
     if (e->host_mode != VFIO_MSIX_MODE_OFF &&
         e->alloc == VFIO_MSIX_ALLOC_VECTOR) {
         if (!e->vector_refused) {

@@ -162,9 +162,10 @@ void msix_eventfds_mask(MSIXEventfds *s, unsigned vector);
 void msix_eventfds_release(MSIXEventfds *s, unsigned vector);
 
 /*
- * Stop using @vector, which the guest has unmasked but nothing will
- * signal any more (its host vector is gone): what it had pending, latched
- * or in the PBA, is sent as one MSI from QEMU rather than dropped.
+ * Stop using @vector, which the guest has unmasked but nothing signals
+ * (the host refused it, or its host vector is gone): what it still owes,
+ * latched, in the PBA or a vLPI its irqfd's detach may have dropped, is
+ * sent as one MSI from QEMU rather than dropped.
  */
 void msix_eventfds_release_unmasked(MSIXEventfds *s, unsigned vector);
 
