@@ -389,7 +389,8 @@ check_refusals() {
 # libvirt defined and started the domain with the device as vfio-pci
 # under its alias, gave the device back to its L1 driver at virsh
 # destroy (msix-testdev has none in L1: no driver before, vfio-pci while
-# the domain ran, none after) and libvirtd had as many open files after
+# the domain ran, none after), QEMU printed nothing but msix-testdev's
+# missing reset and its end, and libvirtd had as many open files after
 # the domain as before its start; scenario a's interrupts arrived (L1's
 # vfio-msix counts rose by exactly the raises, each vector once a round)
 # and passed in L2.  On the fork, x-query-msix through virsh
@@ -447,6 +448,15 @@ check(fds.get('defined') is not None and fds.get('destroyed') == fds.get('define
 cmd = ' '.join(v for vs in tagged('LIBVIRT-CMDLINE').values() for v in vs) + \
       ' '.join(l for l in lines if l.startswith('LIBVIRT-QEMU-LOG ') and 'vfio-pci' in l)
 check('vfio-pci' in cmd and 'ua-td0' in cmd, "QEMU got the hostdev as vfio-pci, id ua-td0")
+# QEMU's own lines in the domain's log: only that msix-testdev has no
+# reset, and the end libvirt gave it
+said = [m.group(1) for m in (re.match(r'^LIBVIRT-QEMU-LOG \S+Z qemu-system-aarch64: (.*)$', l)
+                              for l in lines) if m]
+other = [x for x in said if not re.match(
+    r'vfio: Cannot reset device [0-9a-f:.]+, no available reset mechanism\.$|'
+    r'terminating on signal (9|15) from pid [0-9]+ \(libvirtd\)$', x)]
+check(said and not other, "QEMU's lines in the domain's log: %d, unexpected: %s" %
+      (len(said), other or 'none'))
 res = {}
 for l in lines:
     m = re.match(r'^L2\| VMSIX-RESULT name=(\S+) pass=(\S+)', l)
