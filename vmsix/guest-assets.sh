@@ -15,6 +15,11 @@
 #                                         (/bin/qemu-system-aarch64, the
 #                                         libraries in /lib/aarch64-linux-gnu,
 #                                         the loader)
+#        vmsix/guest-assets.sh debian-libvirt
+#                                         trixie's arm64 libvirt: libvirtd, its
+#                                         QEMU driver, virsh, the shared
+#                                         libraries they need and libvirt's CPU
+#                                         map, as SRC=DEST lines likewise
 #   VMSIX_GUEST_KERNEL=<package>   another linux-image-*-arm64 package (of
 #                                  VMSIX_GUEST_SUITE's apt, see below)
 #   VMSIX_GUEST_SUITE=<suite>      the kernel of linux-image-arm64 in that
@@ -219,7 +224,17 @@ debian_qemu() {
     bin="$out/usr/bin/qemu-system-aarch64"
     [ -x "$bin" ] || vmsix_die "no usr/bin/qemu-system-aarch64 in $out"
     echo "$bin=/bin/qemu-system-aarch64"
-    local todo=("$bin") seen=" " f n lib
+    elf_closure "$out" "the packages of qemu-system-arm=$ver" "$bin"
+}
+
+# elf_closure TREE WHAT ELF...: the SRC=DEST lines of the shared
+# libraries that the ELFs need, transitively (their DT_NEEDED, found in
+# TREE's usr/lib and lib), in /lib/aarch64-linux-gnu, and of the loader
+# as /lib/ld-linux-aarch64.so.1; WHAT names TREE in an error.
+elf_closure() {
+    local out=$1 what=$2 todo seen=" " f n lib d
+    shift 2
+    todo=("$@")
     while [ ${#todo[@]} -gt 0 ]; do
         f=${todo[0]}
         todo=("${todo[@]:1}")
@@ -232,7 +247,7 @@ debian_qemu() {
                 [ -e "$out/$d/$n" ] && { lib=$(readlink -f "$out/$d/$n"); break; }
             done
             [ -n "$lib" ] && [ -f "$lib" ] ||
-                vmsix_die "$n, which $(basename "$f") needs, is in none of the packages of qemu-system-arm=$ver"
+                vmsix_die "$n, which $(basename "$f") needs, is in none of $what"
             echo "$lib=/lib/aarch64-linux-gnu/$n"
             todo+=("$lib")
         done
@@ -242,9 +257,70 @@ debian_qemu() {
     echo "$lib=/lib/ld-linux-aarch64.so.1"
 }
 
+# debian_libvirt: trixie's arm64 libvirt, for L1 (the nested "libvirt"
+# scenario): libvirtd (trixie's libvirt 11.3 has no modular daemons:
+# no virtqemud), its QEMU driver module, virsh and the closure
+# of their shared libraries, trixie's libc included, and libvirt's CPU
+# map; prints SRC=DEST lines for vmsix/initramfs.sh.  Resolved by the
+# private apt against a dpkg status of our own that holds what L1's
+# image does itself (LIBVIRT_L1_PROVIDES): the QEMU is the one under
+# test, L1's /init is the init system and writes the configuration, and
+# nothing there adds users, rotates logs or asks debconf questions, so
+# qemu-system and those tools are not downloaded.
+LIBVIRT_L1_PROVIDES="qemu-system qemu-kvm adduser logrotate sysvinit-core debconf libxml2-utils sensible-utils"
+debian_libvirt() {
+    local out="$dir/libvirt-trixie" debs status p f ver
+    local pkgs=(libvirt-daemon-driver-qemu:arm64 libvirt-daemon:arm64 libvirt-clients:arm64)
+    if [ ! -f "$out/.vmsix-ready" ]; then
+        private_apt trixie trixie-updates trixie-backports
+        debs="$dir/debs/libvirt-trixie"
+        status="$private_root/status-libvirt"
+        rm -rf "$out" "$debs"
+        mkdir -p "$debs/partial" "$private_root/cache-libvirt"
+        for p in $LIBVIRT_L1_PROVIDES; do
+            printf 'Package: %s\nStatus: install ok installed\nArchitecture: all\nVersion: 9999\nDescription: provided by L1 image\n\n' "$p"
+        done > "$status"
+        get() {
+            vmsix_apt_get_in "$dir" "${apt_opts[@]}" -o "Dir::State::status=$status" \
+                -o "Dir::Cache=$private_root/cache-libvirt" -o "Dir::Cache::Archives=$debs" \
+                install --download-only -y -qq --no-install-recommends -t trixie "${pkgs[@]}"
+        }
+        get || { private_update && get; } ||
+            vmsix_die "${pkgs[*]} and what they depend on cannot be downloaded from trixie"
+        for f in "$debs"/*.deb; do
+            dpkg-deb -x "$f" "$out"
+        done
+        ver=$(dpkg-deb -f "$debs"/libvirt0_*.deb Version)
+        echo "$ver" > "$out/.vmsix-libvirt-version"
+        touch "$out/.vmsix-ready"
+    fi
+    local elfs=() src dest
+    while read -r src dest; do
+        [ -f "$out/$src" ] || vmsix_die "no $src in $out (libvirt $(cat "$out/.vmsix-libvirt-version"))"
+        echo "$out/$src=$dest"
+        elfs+=("$out/$src")
+    done <<'FILES'
+usr/sbin/libvirtd /usr/sbin/libvirtd
+usr/bin/virsh /usr/bin/virsh
+usr/lib/aarch64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so /usr/lib/aarch64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so
+FILES
+    elf_closure "$out" "the packages of libvirt $(cat "$out/.vmsix-libvirt-version")" "${elfs[@]}"
+    # libvirt reads its CPU map when it probes the host's CPU
+    for f in "$out"/usr/share/libvirt/cpu_map/*.xml; do
+        [ -f "$f" ] || vmsix_die "no usr/share/libvirt/cpu_map in $out"
+        echo "$f=/usr/share/libvirt/cpu_map/${f##*/}"
+    done
+}
+
 if [ "${1:-}" = debian-qemu ]; then
     [ $# = 2 ] || vmsix_die "usage: vmsix/guest-assets.sh debian-qemu VERSION"
     debian_qemu "$2"
+    exit 0
+fi
+
+if [ "${1:-}" = debian-libvirt ]; then
+    [ $# = 1 ] || vmsix_die "usage: vmsix/guest-assets.sh debian-libvirt"
+    debian_libvirt
     exit 0
 fi
 

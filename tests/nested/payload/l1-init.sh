@@ -200,6 +200,20 @@ if [ -n "$ivshmem" ]; then
     say "ivshmem servers up"
 fi
 
+# The payload's deadlines and raiser period are widened for L2 on KVM on
+# TCG: it is much slower than a direct run, not differently correct.
+l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
+only=$(arg only)
+[ -z "$only" ] || l2args="$l2args vmsix.only=$only"
+
+# The libvirt run: libvirt binds the device and starts L2 itself
+# (payload/l1-libvirt.sh)
+if [ "$(arg libvirt)" = 1 ]; then
+    # shellcheck source=tests/nested/payload/l1-libvirt.sh
+    . /etc/nested/l1-libvirt.sh
+    finish 0
+fi
+
 # Every msix-testdev L0 has (vmsix.devices, one unless a run asks for
 # more), each behind a root port of its own in L2.
 devices=
@@ -217,11 +231,6 @@ if [ -z "$ivshmem" ]; then
     [ $# = "$(arg devices)" ] || fail "$# msix-testdevs, not $(arg devices)"
 fi
 
-# The payload's deadlines and raiser period are widened for L2 on KVM on
-# TCG: it is much slower than a direct run, not differently correct.
-l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
-only=$(arg only)
-[ -z "$only" ] || l2args="$l2args vmsix.only=$only"
 # The traces of vfio-pci's MSI-X set-up (NESTED_L1_TRACE)
 trace=$NESTED_L1_TRACE
 [ "$(arg flavor)" = fork ] && trace=$NESTED_L1_TRACE_FORK
