@@ -553,6 +553,28 @@ static void test_host_partial_passes(void)
     host_free(h);
 }
 
+/* A host of 3 vectors for a table of 8: 0, 1 and 2 get one, the rest none */
+static FakeHost *host_of_three(void)
+{
+    FakeHost *h = host_new(8);
+
+    h->limit = 3;
+    guest_enable(h);
+    set_vector(h, 0, true);
+    return h;
+}
+
+/*
+ * The host now has 2 vectors, and the unmask of vector 5, which it
+ * refused, asks it again: vector 2 loses its host vector.
+ */
+static void host_shrinks_to_two(FakeHost *h)
+{
+    h->limit = 2;
+    set_vector(h, 5, true);
+    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+}
+
 /*
  * Fuzzer finding: the host asked again gives fewer vectors than it had
  * (another device took them meanwhile).  The engine asks for what it
@@ -562,19 +584,14 @@ static void test_host_partial_passes(void)
  */
 static void test_host_shrinks_at_retry(void)
 {
-    FakeHost *h = host_new(8);
+    FakeHost *h = host_of_three();
     MSIXEventfdStats st;
-    unsigned i;
 
-    h->limit = 3;
-    guest_enable(h);
-    for (i = 0; i < 3; i++) {
-        set_vector(h, i, true);
-    }
+    set_vector(h, 1, true);
+    set_vector(h, 2, true);
     set_vector(h, 2, false);
     device_raise(h, 2);
-    h->limit = 2;
-    set_vector(h, 5, true);
+    host_shrinks_to_two(h);
     /* Off, the table: 2 of 8, which it then enables; a warning */
     g_assert_cmpuint(h->disables, ==, 1);
     g_assert_cmpuint(h->set_irqs, ==, 2 + 2);
@@ -606,21 +623,16 @@ static void test_host_shrinks_at_retry(void)
  */
 static void test_host_shrinks_userspace(void)
 {
-    FakeHost *h = host_new(8);
+    FakeHost *h = host_of_three();
     MSIXEventfdStats st;
 
-    h->limit = 3;
-    guest_enable(h);
-    set_vector(h, 0, true);
     h->f.fail_route = true;
     set_vector(h, 2, true);
     h->f.fail_route = false;
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==,
                     MSIX_EVENTFD_USERSPACE);
     device_raise(h, 2);
-    h->limit = 2;
-    set_vector(h, 5, true);
-    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    host_shrinks_to_two(h);
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
     msix_eventfds_get_stats(h->f.s, 2, &st);
     g_assert_cmpuint(st.dropped, ==, 0);
@@ -640,18 +652,13 @@ static void test_host_shrinks_userspace(void)
  */
 static void test_host_shrinks_core_sent(void)
 {
-    FakeHost *h = host_new(8);
+    FakeHost *h = host_of_three();
     MSIXEventfdStats st;
 
-    h->limit = 3;
-    guest_enable(h);
-    set_vector(h, 0, true);
     set_vector(h, 2, true);
     set_vector(h, 2, false);
     device_raise(h, 2);
-    h->limit = 2;
-    set_vector(h, 5, true);
-    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    host_shrinks_to_two(h);
     msix_eventfds_poll(h->f.s, 0, 8);
     g_assert_true(h->f.v[2].pba);
     h->f.v[2].pba = false;
@@ -675,18 +682,13 @@ static void test_host_shrinks_core_sent(void)
  */
 static void test_host_shrinks_vlpi(void)
 {
-    FakeHost *h = host_new(8);
+    FakeHost *h = host_of_three();
     MSIXEventfdStats st;
 
     msix_eventfds_set_vlpi_resend(h->f.s, true);
-    h->limit = 3;
-    guest_enable(h);
-    set_vector(h, 0, true);
     set_vector(h, 2, true);
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_BYPASS);
-    h->limit = 2;
-    set_vector(h, 5, true);
-    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
+    host_shrinks_to_two(h);
     msix_eventfds_get_stats(h->f.s, 2, &st);
     g_assert_cmpuint(st.resent, ==, 1);
     g_assert_cmpuint(h->f.v[2].user_delivered, ==, 1);
@@ -723,21 +725,16 @@ static void test_msi_refused_no_retry(void)
  */
 static void test_host_shrinks_in_batch(void)
 {
-    FakeHost *h = host_new(8);
+    FakeHost *h = host_of_three();
     MSIXEventfdStats st;
 
-    h->limit = 3;
-    guest_enable(h);
-    set_vector(h, 0, true);
     set_vector(h, 2, true);
     set_vector(h, 2, false);
     device_raise(h, 2);
-    h->limit = 2;
     vfio_msix_engine_begin(h->e);
     set_vector(h, 2, true);
-    set_vector(h, 5, true);
+    host_shrinks_to_two(h);
     vfio_msix_engine_commit(h->e);
-    g_assert_false(vfio_msix_engine_host_vector(h->e, 2));
     g_assert_cmpint(msix_eventfds_state(h->f.s, 2), ==, MSIX_EVENTFD_UNUSED);
     g_assert_cmpuint(fake_delivered(&h->f, 2), ==, 1);
     main_loop_wait(true);
