@@ -1,6 +1,6 @@
 /*
  * vmsix-payload: a small flattened device tree walker that picks out the
- * UART, memory, GICv3, ITS, PCIe ECAM host and PSCI conduit.
+ * UART, memory, GICv3, ITS, PCIe ECAM host, PSCI conduit and CPUs.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -132,6 +132,13 @@ static void finish(struct node *n)
         dt.its_phandle = n->phandle;
     } else if (!dt.ecam && compatible(n, "pci-host-ecam-generic")) {
         pci_host(n);
+    } else if (n->device_type && !strcmp(n->device_type, "cpu")) {
+        /* Its "reg" is its MPIDR's affinity fields (#size-cells 0) */
+        if (dt.ncpus < ARRAY_SIZE(dt.cpu_mpidr) && n->reg &&
+            n->reg_len >= 4 * n->paddr_cells) {
+            dt.cpu_mpidr[dt.ncpus] = cells(n->reg, n->paddr_cells);
+        }
+        dt.ncpus++;
     } else if (n->method && (compatible(n, "arm,psci-1.0") ||
                              compatible(n, "arm,psci-0.2") ||
                              compatible(n, "arm,psci"))) {

@@ -19,6 +19,12 @@
 #define GICR_PROPBASER          0x0070
 #define GICR_PENDBASER          0x0078
 
+/* Redistributor, SGI_base frame (RD_base + 64 KiB) */
+#define GICR_SGI_BASE           0x10000
+#define GICR_IGROUPR0           0x0080
+#define GICR_ISENABLER0         0x0100
+#define GICR_IPRIORITYR0        0x0400
+
 /* ITS */
 #define GITS_CTLR               0x0000
 #define GITS_TYPER              0x0008
@@ -40,6 +46,7 @@
 
 /* ICC system registers, by encoding so that any assembler takes them */
 #define ICC_PMR_EL1             "S3_0_C4_C6_0"
+#define ICC_SGI1R_EL1           "S3_0_C12_C11_5"
 #define ICC_IAR1_EL1            "S3_0_C12_C12_0"
 #define ICC_EOIR1_EL1           "S3_0_C12_C12_1"
 #define ICC_BPR1_EL1            "S3_0_C12_C12_3"
@@ -59,7 +66,7 @@ uint32_t lpi_count[LPI_MAX];
 uint64_t lpi_total;
 uint64_t its_doorbell;
 
-static uint64_t rd;             /* this CPU's redistributor */
+static uint64_t rd;             /* the boot CPU's redistributor */
 static uint8_t *prop_table;
 static uint32_t lpi_next = LPI_BASE;
 static uint64_t its_typer;
@@ -82,17 +89,18 @@ static void wait_bits(uint64_t addr, uint32_t mask, uint32_t want,
     }
 }
 
-static void find_redistributor(void)
+/* The redistributor of the CPU that calls it */
+static uint64_t find_redistributor(void)
 {
     uint64_t mpidr = read_sysreg(mpidr_el1);
     uint32_t aff = (mpidr >> 8 & 0xff000000) | (mpidr & 0xffffff);
-    uint64_t a;
+    uint64_t a, found = 0;
 
     for (a = dt.gicr; a < dt.gicr + dt.gicr_size;) {
         uint64_t typer = readq(a + GICR_TYPER);
 
         if ((uint32_t)(typer >> 32) == aff) {
-            rd = a;
+            found = a;
             break;
         }
         if (typer & BIT(4)) {   /* Last */
@@ -102,37 +110,45 @@ static void find_redistributor(void)
         a += dt.gicr_stride ? dt.gicr_stride :
              (typer & BIT(1)) ? 0x40000 : 0x20000;
     }
-    if (!rd) {
+    if (!found) {
         die("no GICv3 redistributor for MPIDR %lx", mpidr);
     }
-    if (!(readq(rd + GICR_TYPER) & BIT(0))) {
+    if (!(readq(found + GICR_TYPER) & BIT(0))) {
         die("the redistributor does not support LPIs (GICR_TYPER.PLPIS)");
     }
+    return found;
 }
 
-static void redist_lpi_init(void)
+/*
+ * LPIs on redistributor @r: its own pending table, the one property
+ * table that every redistributor shares (KVM keeps one GICR_PROPBASER
+ * for the whole VM), allocated by the first.
+ */
+static void redist_lpi_init(uint64_t r)
 {
     uint32_t prop_size = (1 << LPI_ID_BITS) - LPI_BASE;
     void *pend = alloc((1 << LPI_ID_BITS) / 8, 65536);
     uint64_t v;
 
-    writel(rd + GICR_WAKER, readl(rd + GICR_WAKER) & ~BIT(1));
-    wait_bits(rd + GICR_WAKER, BIT(2), 0, "GICR_WAKER.ChildrenAsleep");
+    writel(r + GICR_WAKER, readl(r + GICR_WAKER) & ~BIT(1));
+    wait_bits(r + GICR_WAKER, BIT(2), 0, "GICR_WAKER.ChildrenAsleep");
 
-    if (readl(rd + GICR_CTLR) & BIT(0)) {
+    if (readl(r + GICR_CTLR) & BIT(0)) {
         die("LPIs already enabled on the redistributor");
     }
-    prop_table = alloc(prop_size, 4096);
-    dcache_clean_inval(prop_table, prop_size);
+    if (!prop_table) {
+        prop_table = alloc(prop_size, 4096);
+        dcache_clean_inval(prop_table, prop_size);
+    }
     dcache_clean_inval(pend, (1 << LPI_ID_BITS) / 8);
 
     v = (uintptr_t)prop_table | (LPI_ID_BITS - 1) | CACHE_WB << 7 |
         SH_INNER << 10;
-    writeq(rd + GICR_PROPBASER, v);
+    writeq(r + GICR_PROPBASER, v);
     v = (uintptr_t)pend | CACHE_WB << 7 | SH_INNER << 10 | BIT(62);
-    writeq(rd + GICR_PENDBASER, v);
+    writeq(r + GICR_PENDBASER, v);
     dsb(sy);
-    writel(rd + GICR_CTLR, readl(rd + GICR_CTLR) | BIT(0));
+    writel(r + GICR_CTLR, readl(r + GICR_CTLR) | BIT(0));
     dsb(sy);
 }
 
@@ -313,10 +329,88 @@ void gic_init(void)
     writel(dt.gicd + GICD_CTLR, BIT(4) | BIT(1) | BIT(0));
     wait_bits(dt.gicd + GICD_CTLR, GICD_CTLR_RWP, 0, "GICD_CTLR.RWP");
 
-    find_redistributor();
-    redist_lpi_init();
+    rd = find_redistributor();
+    redist_lpi_init(rd);
     cpu_if_init();
     its_init();
+}
+
+/*
+ * Set up the calling secondary CPU's GIC: its redistributor with LPIs
+ * on, its CPU interface, and SGI 0 enabled in group 1 with priority
+ * @sgi_prio.  Returns the redistributor's target for MAPC and SYNC.
+ * The boot CPU does the ITS commands: the command queue is its own.
+ */
+uint64_t gic_secondary_init(uint8_t sgi_prio)
+{
+    uint64_t r = find_redistributor();
+    uint64_t sgi = r + GICR_SGI_BASE;
+
+    redist_lpi_init(r);
+    writel(sgi + GICR_IPRIORITYR0, (readl(sgi + GICR_IPRIORITYR0) & ~0xffU) |
+           sgi_prio);
+    writel(sgi + GICR_IGROUPR0, readl(sgi + GICR_IGROUPR0) | BIT(0));
+    writel(sgi + GICR_ISENABLER0, BIT(0));
+    dsb(sy);
+    cpu_if_init();
+    if (its_typer & BIT(19)) {
+        return r;
+    }
+    return (readq(r + GICR_TYPER) >> 8 & 0xffff) << 16;
+}
+
+/* Only interrupts of a higher priority (a lower value) than @pmr come */
+void gic_set_pmr(uint8_t pmr)
+{
+    icc_write(ICC_PMR_EL1, pmr);
+    isb();
+}
+
+/*
+ * Acknowledge and end one interrupt of the calling CPU, counting
+ * nothing: the INTID, or -1 if none is pending.
+ */
+int gic_ack(void)
+{
+    uint32_t irq = icc_read(ICC_IAR1_EL1) & 0xffffff;
+
+    if (irq >= 1020 && irq <= 1023) {
+        return -1;
+    }
+    icc_write(ICC_EOIR1_EL1, irq);
+    isb();
+    return irq;
+}
+
+/* SGI @intid, group 1, to the CPU whose MPIDR is @mpidr (Aff0 < 16) */
+void gic_send_sgi(uint64_t mpidr, uint32_t intid)
+{
+    uint64_t v = (mpidr >> 32 & 0xff) << 48 | (mpidr >> 16 & 0xff) << 32 |
+                 (uint64_t)(intid & 0xf) << 24 | (mpidr >> 8 & 0xff) << 16 |
+                 BIT(mpidr & 0xf);
+
+    dsb(ish);
+    icc_write(ICC_SGI1R_EL1, v);
+    isb();
+}
+
+/* MAPC: collection @icid goes to the redistributor @target */
+void its_map_collection(uint32_t icid, uint64_t target)
+{
+    its_cmd(0x09, 0, BIT(63) | target | icid, 0);
+}
+
+/* MOVI: the device's @event keeps its LPI, moved to collection @icid */
+void its_movi(uint32_t devid, uint32_t event, uint32_t icid)
+{
+    its_cmd(0x01 | (uint64_t)devid << 32, event, icid, 0);
+}
+
+/* SYNC on the redistributor @target */
+void its_sync_target(uint64_t target)
+{
+    its_cmd(0x05, 0, target, 0);
+    its_wait();
 }
 
 /* Reserve @n consecutive LPIs and enable them in the property table. */

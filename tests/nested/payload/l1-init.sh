@@ -231,11 +231,16 @@ if [ -z "$ivshmem" ]; then
     [ $# = "$(arg devices)" ] || fail "$# msix-testdevs, not $(arg devices)"
 fi
 
+# Scenario l's last variant needs a second vCPU, which owns the vLPI
+# while the first masks its vector; the other scenarios run on one (the
+# second stays off until l starts it with PSCI CPU_ON).
+smp=1
+case "${only:-l}" in *l*) smp=2 ;; esac
 # The traces of vfio-pci's MSI-X set-up (NESTED_L1_TRACE)
 trace=$NESTED_L1_TRACE
 [ "$(arg flavor)" = fork ] && trace=$NESTED_L1_TRACE_FORK
 # shellcheck disable=SC2086
-set -- -accel kvm -M virt,gic-version=3 -cpu host -smp 1 -m 256M \
+set -- -accel kvm -M virt,gic-version=3 -cpu host -smp $smp -m 256M \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel /l2/payload.img -append "$l2args" $trace $ivshmem_args
 n=0

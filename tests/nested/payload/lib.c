@@ -267,6 +267,44 @@ void psci_set_conduit(bool smc)
     psci_smc = smc;
 }
 
+/*
+ * A PSCI call with up to three arguments.  SMCCC 1.0 lets the firmware
+ * or hypervisor change x0-x17, so all of them are outputs or clobbered.
+ */
+static int64_t psci_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    register uint64_t x0 asm("x0") = fn;
+    register uint64_t x1 asm("x1") = a1;
+    register uint64_t x2 asm("x2") = a2;
+    register uint64_t x3 asm("x3") = a3;
+
+    if (psci_smc) {
+        asm volatile("smc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : :
+                     "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+                     "x12", "x13", "x14", "x15", "x16", "x17", "memory");
+    } else {
+        asm volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : :
+                     "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+                     "x12", "x13", "x14", "x15", "x16", "x17", "memory");
+    }
+    return (int64_t)x0;
+}
+
+/* PSCI CPU_ON (SMC64): 0, or a PSCI error (-4: ALREADY_ON, ...) */
+int64_t psci_cpu_on(uint64_t mpidr, uint64_t entry, uint64_t context)
+{
+    return psci_call(0xc4000003, mpidr, entry, context);
+}
+
+/* PSCI CPU_OFF: does not return when it works */
+void psci_cpu_off(void)
+{
+    psci_call(0x84000002, 0, 0, 0);
+    for (;;) {
+        asm volatile("wfi");
+    }
+}
+
 void power_off(void)
 {
     putstr("vmsix-payload: powering off\n");

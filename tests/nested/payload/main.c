@@ -956,7 +956,10 @@ static void scenario_h(struct tdev *t)
  * on either message: on the old one if it reached the GIC before the
  * mask, on the new one if it was still on its way (latched while
  * masked, sent at the unmask) or resent for a vLPI the host dropped.
+ * A fifth, on a second CPU: scenario_l_other_cpu().
  */
+static void scenario_l_other_cpu(struct tdev *t, uint32_t v);
+
 static void scenario_l(struct tdev *t)
 {
     static const char *const names[] = {
@@ -1029,6 +1032,224 @@ static void scenario_l(struct tdev *t)
                "new_message=%u before_unmask=%u", t->name, v, got, got_new,
                variant == 3 ? while_masked : got + got_new);
     }
+    scenario_l_other_cpu(t, v);
+}
+
+/*
+ * (l) on two CPUs: the vLPI belongs to CPU1, which waits in WFI unable
+ * to take it, while CPU0 masks and unmasks the vector.
+ *
+ * What keeps CPU1 in WFI is its priority mask, not PSTATE.I: a WFI
+ * ends on any pending interrupt that PSTATE.I alone masks (and KVM,
+ * which traps it, then finds the vCPU runnable and does not block it),
+ * but an interrupt of lower priority than ICC_PMR_EL1 is not signalled
+ * to the CPU at all.  So CPU1 sets PMR between SGI 0's priority and the
+ * LPIs': under GICv3 KVM's own check of a blocked vCPU's pending
+ * interrupts compares them with the PMR, and the vCPU stays blocked
+ * with the LPI pending in KVM's software state.  Under GICv4 the vLPI
+ * is in the vPE's pending table, which KVM cannot read priorities
+ * from: when WFI is trapped KVM makes the vPE non-resident (with its
+ * doorbell) and wakes the vCPU whenever the GIC says a vLPI is pending,
+ * so CPU1 goes round its WFI loop; when WFI is not trapped (KVM leaves
+ * it to a vCPU that is alone on its CPU and has vLPIs) the vPE stays
+ * resident and the GIC keeps the vLPI from the CPU.  Either way nothing
+ * takes the vLPI before CPU0 masks the vector, and nothing but the
+ * vector's MSI is pending for CPU1 then.  CPU0 wakes it with SGI 0 when
+ * it may take what is pending.
+ */
+#define CPU1_SGI_PRIO           0x80    /* above the PMR: wakes CPU1 */
+#define CPU1_WAIT_PMR           0x90    /* LPIs (0xa0) stay pending */
+#define CPU1_ICID               1
+
+enum { CPU1_OFF, CPU1_ONLINE, CPU1_WAITING, CPU1_DONE };
+enum { CPU1_GO_NONE, CPU1_GO_WAIT, CPU1_GO_OPEN };
+
+/* Shared between CPU0 and CPU1; each field has one writer */
+static struct {
+    uint32_t state;             /* CPU1 */
+    uint32_t go;                /* CPU0 */
+    uint32_t lpi;               /* CPU0: the LPI CPU1 counts */
+    uint32_t got, other, sgis, wakeups;     /* CPU1 */
+    uint64_t mpidr, rd_target;  /* CPU1 */
+} cpu1;
+
+static struct cpu_boot cpu1_boot __attribute__((aligned(64)));
+static uint8_t cpu1_stack[16384] __attribute__((aligned(16)));
+
+#define SHARED_READ(x) (*(volatile __typeof__(x) *)&(x))
+#define SHARED_WRITE(x, v) do {                                 \
+    dsb(ish);                                                   \
+    *(volatile __typeof__(x) *)&(x) = (v);                      \
+    dsb(ish);                                                   \
+    asm volatile("sev");                                        \
+} while (0)
+
+/* Wait (with a deadline) until CPU0 says @go; false on timeout */
+static bool cpu1_wait_go(uint32_t go)
+{
+    uint64_t deadline = deadline_in_ms(opt_wait_ms);
+
+    while (SHARED_READ(cpu1.go) != go) {
+        if (past(deadline)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* CPU1: acknowledge one interrupt, counting it; false if none was pending */
+static bool cpu1_take(void)
+{
+    int irq = gic_ack();
+
+    if (irq < 0) {
+        return false;
+    }
+    if (irq == (int)SHARED_READ(cpu1.lpi)) {
+        cpu1.got++;
+    } else {
+        cpu1.other++;
+    }
+    return true;
+}
+
+void secondary_main(void)
+{
+    uint64_t deadline, end;
+    int irq;
+
+    cpu1.mpidr = read_sysreg(mpidr_el1);
+    cpu1.rd_target = gic_secondary_init(CPU1_SGI_PRIO);
+    SHARED_WRITE(cpu1.state, CPU1_ONLINE);
+    if (!cpu1_wait_go(CPU1_GO_WAIT)) {
+        psci_cpu_off();
+    }
+    gic_set_pmr(CPU1_WAIT_PMR);
+    SHARED_WRITE(cpu1.state, CPU1_WAITING);
+    /* No deadline: CPU0 has one, and a CPU in WFI cannot keep time */
+    while (SHARED_READ(cpu1.go) != CPU1_GO_OPEN) {
+        asm volatile("wfi" : : : "memory");
+        cpu1.wakeups++;
+        while ((irq = gic_ack()) >= 0) {
+            if (irq < 16) {
+                cpu1.sgis++;
+            } else {
+                cpu1.other++;
+            }
+        }
+    }
+    /* Open: take what is pending, as wait_lpi() and quiet() do */
+    gic_set_pmr(0xff);
+    deadline = deadline_in_ms(opt_wait_ms);
+    while (!cpu1.got && !past(deadline)) {
+        cpu1_take();
+    }
+    end = deadline_in_ms(opt_quiet_ms);
+    while (!past(end)) {
+        if (cpu1_take()) {
+            end = deadline_in_ms(opt_quiet_ms);
+        }
+    }
+    gic_set_pmr(0);
+    SHARED_WRITE(cpu1.state, CPU1_DONE);
+    psci_cpu_off();
+}
+
+/* Wait (with a deadline) until CPU1 reports @state; false on timeout */
+static bool cpu1_wait_state(uint32_t state, uint64_t ms)
+{
+    uint64_t deadline = deadline_in_ms(ms);
+
+    while (SHARED_READ(cpu1.state) != state) {
+        if (past(deadline)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Start CPU1 with PSCI CPU_ON, on the boot CPU's page tables; NULL if it
+ * came online, else why not (a FAIL: a second CPU is there).
+ */
+static const char *cpu1_start(void)
+{
+    int64_t ret;
+
+    if (!dt.have_psci) {
+        return "no_PSCI_to_start_the_second_CPU";
+    }
+    cpu1_boot.mair = read_sysreg(mair_el1);
+    cpu1_boot.tcr = read_sysreg(tcr_el1);
+    cpu1_boot.ttbr0 = read_sysreg(ttbr0_el1);
+    cpu1_boot.sctlr = read_sysreg(sctlr_el1);
+    cpu1_boot.vbar = read_sysreg(vbar_el1);
+    cpu1_boot.sp = (uintptr_t)cpu1_stack + sizeof(cpu1_stack);
+    /* CPU1 reads it with its MMU off */
+    dcache_clean_inval(&cpu1_boot, sizeof(cpu1_boot));
+    ret = psci_cpu_on(dt.cpu_mpidr[1], (uintptr_t)secondary_entry,
+                      (uintptr_t)&cpu1_boot);
+    if (ret) {
+        printf("note: PSCI CPU_ON of MPIDR %lx: %ld\n", dt.cpu_mpidr[1], ret);
+        return "PSCI_CPU_ON_failed";
+    }
+    if (!cpu1_wait_state(CPU1_ONLINE, opt_wait_ms)) {
+        return "the_second_CPU_did_not_come_online";
+    }
+    printf("CPU1: MPIDR %lx online, redistributor target %lx\n",
+           cpu1.mpidr, cpu1.rd_target);
+    return NULL;
+}
+
+static void scenario_l_other_cpu(struct tdev *t, uint32_t v)
+{
+    static const char name[] = "l-pending-wfi-other-cpu";
+    uint32_t lpi = t->lpi + v, before;
+    const char *why;
+    bool online;
+
+    if (dt.ncpus < 2) {
+        skip(name, "one_CPU");
+        return;
+    }
+    why = cpu1_start();
+    if (why) {
+        result(name, false, "dev=%s vector=%u cpus=%u reason=%s", t->name, v,
+               dt.ncpus, why);
+        return;
+    }
+    msix_ready(t, v);
+    quiet();
+    before = lpi_count[lpi - LPI_BASE];
+    /* The vector's event, and so its LPI, now goes to CPU1 */
+    its_map_collection(CPU1_ICID, cpu1.rd_target);
+    its_movi(t->pd->devid, v, CPU1_ICID);
+    its_sync_target(cpu1.rd_target);
+    cpu1.lpi = lpi;
+    SHARED_WRITE(cpu1.go, CPU1_GO_WAIT);
+    online = cpu1_wait_state(CPU1_WAITING, opt_wait_ms);
+    mark(name);
+    if (online) {
+        reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
+        /* A read back: the raise has left the device when it returns. */
+        (void)reg_read(t, MSIX_TESTDEV_REG_RAISE_TOTAL);
+        vec_mask(t, v, true);
+        vec_mask(t, v, false);
+        SHARED_WRITE(cpu1.go, CPU1_GO_OPEN);
+        gic_send_sgi(cpu1.mpidr, 0);
+        online = cpu1_wait_state(CPU1_DONE, 2 * opt_wait_ms + 1000);
+    }
+    mark("l");
+    /* Back to CPU0's collection for what runs next */
+    its_movi(t->pd->devid, v, 0);
+    its_sync();
+    quiet();
+    result(name, online && cpu1.got == 1 && !cpu1.other &&
+           lpi_count[lpi - LPI_BASE] == before,
+           "dev=%s vector=%u delivered=%u on_cpu0=%u other_on_cpu1=%u "
+           "cpu1_wakeups=%u cpu1_sgis=%u cpu1_done=%u", t->name, v,
+           cpu1.got, lpi_count[lpi - LPI_BASE] - before, cpu1.other,
+           cpu1.wakeups, cpu1.sgis, online);
 }
 
 /* -------------------------------------------------------------------- */

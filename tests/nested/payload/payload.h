@@ -107,6 +107,8 @@ void snprintf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
 void psci_set_conduit(bool smc);
+int64_t psci_cpu_on(uint64_t mpidr, uint64_t entry, uint64_t context);
+void psci_cpu_off(void);
 void power_off(void) __attribute__((noreturn));
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 uint64_t now(void);
@@ -134,6 +136,8 @@ struct dt_info {
     uint32_t msi_map_mask;
     bool psci_smc, have_psci;
     const char *bootargs;
+    uint32_t ncpus;             /* "cpu" nodes; MPIDRs of the first few */
+    uint64_t cpu_mpidr[4];
 };
 extern struct dt_info dt;
 void fdt_parse(const void *fdt);
@@ -157,6 +161,20 @@ void its_invall(void);
 void its_sync(void);
 int gic_poll(void);
 void lpi_counts_reset(void);
+uint64_t gic_secondary_init(uint8_t sgi_prio);
+void gic_set_pmr(uint8_t pmr);
+int gic_ack(void);
+void gic_send_sgi(uint64_t mpidr, uint32_t intid);
+void its_map_collection(uint32_t icid, uint64_t target);
+void its_movi(uint32_t devid, uint32_t event, uint32_t icid);
+void its_sync_target(uint64_t target);
+
+/* start.S: where a CPU started by PSCI CPU_ON begins, with @cpu_boot in x0 */
+struct cpu_boot {
+    uint64_t mair, tcr, ttbr0, sctlr, vbar, sp;     /* read by start.S */
+};
+void secondary_entry(void);
+void secondary_main(void);
 
 /* pci.c */
 #define PCI_MAX_DEVS 32

@@ -49,7 +49,7 @@ esac
 # The payload powers the machine off itself, on success and on failure;
 # the time limit only catches a payload that hangs, which is a failure.
 rc=0
-timeout 300 "$qemu" -M "$machine" -cpu max -accel tcg -m 512M -nodefaults \
+timeout 300 "$qemu" -M "$machine" -cpu max -accel tcg -smp 2 -m 512M -nodefaults \
     -display none -serial stdio -kernel "$img" -append "$append" \
     "${devices[@]}" </dev/null 2>&1 | tr -d '\r' >"$log" || rc=$?
 cat "$log"
@@ -94,7 +94,8 @@ direct|direct-eventfd)
              c-function-mask e-change-masked f-bridge-01-00-0 \
              g-mask-unmask g-raise-latency g-enable-unmask-all \
              g-toggle-live l-pending-vector-mask l-pending-function-mask \
-             l-pending-message-change l-pending-masked-poll; do
+             l-pending-message-change l-pending-masked-poll \
+             l-pending-wfi-other-cpu; do
         grep -q "^VMSIX-RESULT name=$s pass=1 " "$log" ||
             vmsix_die "$case_: scenario $s did not pass"
     done

@@ -53,6 +53,40 @@ entry:
     bl      main
     b       .
 
+/*
+ * A secondary CPU, started by PSCI CPU_ON with a struct cpu_boot in x0
+ * (payload.h): the boot CPU's MMU set-up, vectors and a stack of its
+ * own.  Its MMU is off until here, so the boot CPU cleaned the struct
+ * to the point of coherency; from the SCTLR write on, the two CPUs see
+ * the same cacheable memory.
+ */
+    .global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    mov     x19, x0
+    ldr     x1, [x19, #32]          /* vbar */
+    msr     vbar_el1, x1
+    mov     x1, #(3 << 20)
+    msr     cpacr_el1, x1
+    ldr     x1, [x19, #0]           /* mair */
+    msr     mair_el1, x1
+    ldr     x1, [x19, #8]           /* tcr */
+    msr     tcr_el1, x1
+    ldr     x1, [x19, #16]          /* ttbr0 */
+    msr     ttbr0_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, [x19, #24]          /* sctlr */
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, [x19, #40]          /* sp */
+    mov     sp, x1
+    bl      secondary_main
+5:  wfi
+    b       5b
+
 wrong_place:
     /*
      * Nothing is set up yet: print a fixed message on the virt machine's
