@@ -473,19 +473,17 @@ void its_invall(void)
  */
 int gic_poll(void)
 {
-    uint32_t irq = icc_read(ICC_IAR1_EL1) & 0xffffff;
+    int irq = gic_ack();
 
-    if (irq >= 1020 && irq <= 1023) {
+    if (irq < 0) {
         return -1;
     }
-    icc_write(ICC_EOIR1_EL1, irq);
-    isb();
     if (irq >= LPI_BASE && irq < LPI_BASE + LPI_MAX) {
         lpi_count[irq - LPI_BASE]++;
         lpi_total++;
     } else {
         other_irqs++;
-        printf("note: unexpected interrupt %u acknowledged\n", irq);
+        printf("note: unexpected interrupt %d acknowledged\n", irq);
     }
     return irq;
 }
