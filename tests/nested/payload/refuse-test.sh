@@ -3,7 +3,9 @@
 # rule asks and nothing else: a probe makes KVM_IRQFD and
 # VFIO_DEVICE_SET_IRQS calls on /dev/null (which the kernel answers
 # ENOTTY) before, during and after two one-shot rules, and a detach and
-# an INTx trigger that no rule applies to.
+# an INTx trigger that no rule applies to.  A SIGTERM for vmsix-refuse
+# reaches the program, and a vmsix-refuse killed outright takes the
+# program with it (libvirt knows only vmsix-refuse's pid).
 set -euo pipefail
 # shellcheck source=vmsix/lib.sh
 . "$(dirname "$0")/../../../vmsix/lib.sh"
@@ -118,4 +120,44 @@ grep -q "^vmsix-refuse: not a rule: 'KVM_IRQFD 1 EWHATEVER'$" "$out/stderr" ||
 grep -q '^vmsix-refuse: KVM_IRQFD refused 2 times$' "$out/stderr" &&
     grep -q '^vmsix-refuse: VFIO_DEVICE_SET_IRQS refused 1 times$' "$out/stderr" ||
     vmsix_die "vmsix-refuse's totals are wrong"
+# A SIGTERM for vmsix-refuse reaches the program, which ends as it
+# chooses, and vmsix-refuse exits with its status once it has
+cat > "$out/term.sh" <<'TERM'
+trap 'echo term; exit 9' TERM
+echo ready $$
+while :; do sleep 1; done
+TERM
+# start_under_refuse SCRIPT: vmsix-refuse runs SCRIPT, which says "ready
+# PID" on fd 6; sets pid (vmsix-refuse's) and child (the script's)
+start_under_refuse() {
+    rm -f "$out/ready"
+    mkfifo "$out/ready"
+    "$out/vmsix-refuse" "$out/ctl" "$out/ack" /bin/sh "$1" >"$out/ready" 2>"$out/stderr" &
+    pid=$!
+    exec 6<"$out/ready"
+    read -r -t 20 line child <&6 && [ "$line" = ready ] ||
+        { kill -KILL "$pid"; vmsix_die "$1 did not start under vmsix-refuse"; }
+}
+# ended_within SECONDS PID: PID (not a child) is gone within SECONDS
+ended_within() { timeout "$1" tail --pid="$2" -f /dev/null; }
+start_under_refuse "$out/term.sh"
+kill -TERM "$pid"
+if ! ended_within 20 "$pid"; then
+    kill -KILL "$pid" "$child" 2>/dev/null || true
+    vmsix_die "vmsix-refuse did not end within 20 s of a SIGTERM"
+fi
+rc=0
+wait "$pid" || rc=$?
+read -r -t 20 line <&6 || line=
+exec 6<&-
+if [ "$rc" != 9 ] || [ "$line" != term ]; then
+    kill -KILL "$child" 2>/dev/null || true
+    vmsix_die "after SIGTERM vmsix-refuse exited with $rc and the program said '$line', not 9 and 'term'"
+fi
+# ...and a vmsix-refuse killed outright takes the program with it
+start_under_refuse "$out/term.sh"
+exec 6<&-
+{ kill -KILL "$pid"; wait "$pid"; } 2>/dev/null || true
+ended_within 10 "$child" ||
+    { kill -KILL "$child"; vmsix_die "the program outlived a killed vmsix-refuse"; }
 echo "refuse-test: OK"

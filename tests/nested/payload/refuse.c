@@ -21,6 +21,9 @@
  *   was armed stays armed); whoever writes rules keeps ACK open for
  *   reading, since this process never waits to answer.  Each call
  *   refused is reported on stderr; the exit status is PROGRAM's.
+ *   SIGTERM, SIGINT and SIGHUP are passed on to PROGRAM, and PROGRAM is
+ *   killed should this process die, so that a manager that knows only
+ *   this process's pid (libvirt, for its <emulator>) can stop both.
  *
  * The kernel runs the calls it is not told to refuse itself, so the
  * program sees the host's own results, and the kernel's syscall trace
@@ -41,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,6 +90,12 @@ static const struct {
 
 /* The program, once started: it cannot go on without its supervisor */
 static pid_t program;
+/*
+ * SIGTERM, SIGINT and SIGHUP: blocked here from before the fork on and
+ * read from a signalfd, to be passed on to the program; the mask the
+ * program gets back before it is run.
+ */
+static sigset_t termination, program_mask;
 
 static void die(const char *what)
 {
@@ -178,6 +188,7 @@ static int recv_fd(int sock)
 /* The child: filtered from here on, so is everything it runs. */
 static pid_t start_program(char **argv, int *listener)
 {
+    pid_t parent = getpid();
     int sv[2];
     pid_t pid;
 
@@ -189,9 +200,23 @@ static pid_t start_program(char **argv, int *listener)
         die("fork");
     }
     if (pid == 0) {
-        int fd = install_filter();
+        int fd;
 
+        /*
+         * A manager that runs PROGRAM through us (libvirt's <emulator>)
+         * knows our pid, not its: should we be killed outright, an
+         * orphaned QEMU would keep its devices out of the manager's reach
+         * (and its filtered ioctls would fail with ENOSYS).
+         */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+            die("PR_SET_PDEATHSIG");
+        }
+        if (getppid() != parent) {
+            _exit(125);
+        }
+        fd = install_filter();
         signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &program_mask, NULL);
 
         if (fd < 0) {
             die("seccomp");
@@ -408,9 +433,35 @@ static void read_rules(int ctl, const char *ack)
     }
 }
 
+/*
+ * What asks us to end is for PROGRAM, which we outlive to report: held
+ * from before the fork, then read from a signalfd in the poll loop
+ */
+static void hold_termination(void)
+{
+    sigemptyset(&termination);
+    sigaddset(&termination, SIGTERM);
+    sigaddset(&termination, SIGINT);
+    sigaddset(&termination, SIGHUP);
+    sigprocmask(SIG_BLOCK, &termination, &program_mask);
+}
+
+static void forward_termination(int sigfd, int pidfd)
+{
+    struct signalfd_siginfo si;
+
+    while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+        /* a pidfd, not a pid: the program may be gone and its pid reused */
+        if (syscall(SYS_pidfd_send_signal, pidfd, si.ssi_signo, NULL, 0) < 0 &&
+            errno != ESRCH) {
+            die("pidfd_send_signal");
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    struct pollfd fds[3];
+    struct pollfd fds[4];
     int listener, status;
     unsigned i;
     pid_t pid;
@@ -425,6 +476,7 @@ int main(int argc, char **argv)
     if (fds[1].fd < 0) {
         die(argv[1]);
     }
+    hold_termination();
     pid = start_program(argv + 3, &listener);
     fds[0].fd = listener;
     /* readable once the program has exited */
@@ -432,9 +484,13 @@ int main(int argc, char **argv)
     if (fds[2].fd < 0) {
         die("pidfd_open");
     }
-    fds[0].events = fds[1].events = fds[2].events = POLLIN;
+    fds[3].fd = signalfd(-1, &termination, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fds[3].fd < 0) {
+        die("signalfd");
+    }
+    fds[0].events = fds[1].events = fds[2].events = fds[3].events = POLLIN;
     for (;;) {
-        if (poll(fds, 3, -1) < 0) {
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -445,6 +501,9 @@ int main(int argc, char **argv)
         }
         if (fds[1].revents & POLLIN) {
             read_rules(fds[1].fd, argv[2]);
+        }
+        if (fds[3].revents & POLLIN) {
+            forward_termination(fds[3].fd, fds[2].fd);
         }
         if (fds[2].revents & POLLIN) {
             break;
