@@ -9,6 +9,7 @@
 #   L2  the same kernel, which drives the device and counts its MSI-X
 #
 # usage: tests/nested/nested.sh images [fork|stock]...
+#        tests/nested/nested.sh l2-image   (L2's image, no L1 image; prints its path)
 #        tests/nested/nested.sh run SCENARIO fork|stock
 #        tests/nested/nested.sh table [SCENARIO...]
 #        tests/nested/nested.sh list
@@ -33,7 +34,7 @@ l0_qemu="$VMSIX_BUILD/qemu/fork-native/qemu-system-aarch64"
 mkdir -p "$work"
 
 usage() {
-    echo "usage: tests/nested/nested.sh images [FLAVOR]... | run SCENARIO FLAVOR | table [SCENARIO...] | list" >&2
+    echo "usage: tests/nested/nested.sh images [FLAVOR]... | l2-image | run SCENARIO FLAVOR | table [SCENARIO...] | list" >&2
     echo "  FLAVOR: $NESTED_FLAVORS" >&2
     exit 2
 }
@@ -654,6 +655,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
 images) [ $# -gt 0 ] || set -- fork stock; images "$@" >/dev/null ;;
+l2-image) [ $# = 0 ] || usage; images >/dev/null; echo "$work/l2.cpio" ;;
 run) [ $# = 2 ] || usage; run "$@" ;;
 table) table "$@" ;;
 list) echo "$NESTED_SCENARIOS" ;;

@@ -7,24 +7,33 @@
 # systemd, virtlogd or any security driver, cgroup or namespace, and
 # starts the payload as L2 from a domain XML whose <emulator> is the QEMU
 # under test and whose <hostdev managed='yes'> is L0's msix-testdev,
-# which libvirt binds to vfio-pci itself.  L2's console is a pipe that L1
-# relays as in payload/l1-init.sh; at the payload's marks L1 records what
-# the host driver checks:
+# which libvirt binds to vfio-pci itself.  With vmsix.libvirt_l2=e1000e
+# the device is L0's e1000e instead and L2 the nested harness's Linux
+# (tests/nested/l2-init.sh, scenario e1000e), which takes a DHCP lease
+# over it.  With vmsix.refuse=MARK/IOCTL/COUNT/RESULT the domain's
+# <emulator> runs the QEMU under test under vmsix-refuse, armed at the
+# payload's mark as in payload/l1-init.sh, so that the fork reports a
+# refusal as a QMP event.  L2's console is a pipe that L1 relays as in
+# payload/l1-init.sh; at the payload's marks (the Linux's sync points:
+# before and after its traffic) L1 records what the host driver checks:
 #   LIBVIRT-QUERY TAG LINE      virsh qemu-monitor-command --pretty
 #                               DOMAIN x-query-msix, line by line
 #   LIBVIRT-COMMANDS TAG N      1 if query-commands lists x-query-msix
 #   LIBVIRT-IRQS TAG N...       L1's vfio-msix interrupts of the device,
 #                               per vector (0 before MSI-X is on)
 # TAG is the mark (a: before scenario a enables MSI-X, b: after it, all
-# vectors unmasked and raised; end: after b's masked vector), and at the
+# vectors unmasked and raised; end: after b's masked vector; for the
+# Linux, before and after its lease), and at the
 # end the device's driver and libvirtd's open files before, during and
-# after the domain:
+# after the domain, and every QMP event that virsh qemu-monitor-event
+# saw (the domain starts paused, and runs only once virsh listens, but
+# for the probes that show it does) to its end:
+#   LIBVIRT-EVENT LINE          what virsh qemu-monitor-event printed
 #   LIBVIRT-DRIVER WHEN NAME    (none: no driver)
 #   LIBVIRT-FDS WHEN N
 # Every step that fails ends L1 with FAIL.
 
 LV_DOM=vmsix-l2
-LV_ALIAS=ua-td0
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LIBVIRT_DEFAULT_URI='qemu:///system?socket=/run/libvirt/libvirt-sock'
 
@@ -103,19 +112,47 @@ lv_relay() {
                 case "$m" in a|b|end) lv_record "$m" ;; esac ;;
             esac
             [ "$m" = end ] && return 0
+            [ -z "$refuse" ] || refuse_at_mark "$m"
             echo >&3 ;;
         esac
     done
     fail "libvirt: L2's console closed before the payload's end"
 }
 
-lv_vectors=$(arg vectors) lv_seen=
+# The Linux L2's console (vmsix.libvirt_l2=e1000e): its sync points are
+# recorded and acknowledged; at "after" (the lease taken) the relay
+# stops, with L2 waiting for the acknowledgement, and L1 destroys the
+# domain under it.
+lv_relay_linux() {
+    local line tag
+    while IFS= read -r line; do
+        line=${line%"$cr"}
+        echo "L2| $line"
+        case "$line" in
+        *NESTED-L2-SYNC\ *)
+            tag=${line##*NESTED-L2-SYNC }
+            lv_record "$tag"
+            [ "$tag" = after ] && return 0
+            echo >&3 ;;
+        *NESTED-L2\ FAIL\ *) fail "libvirt: L2 failed: ${line#*NESTED-L2 FAIL }" ;;
+        esac
+    done
+    fail "libvirt: L2's console closed before its traffic ended"
+}
+
+lv_l2=$(arg libvirt_l2)
+case "${lv_l2:=payload}" in
+payload) LV_ALIAS=ua-td0 lv_id=0x1b36:0x00f0 lv_vectors=$(arg vectors) ;;
+e1000e) LV_ALIAS=ua-nic0 lv_id=0x8086:0x10d3 lv_vectors=$(arg vectors) ;;
+*) fail "libvirt: unknown L2 '$lv_l2'" ;;
+esac
+lv_seen=
 lv_bdf=
 for d in /sys/bus/pci/devices/*; do
-    [ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1b36:0x00f0 ] || continue
+    [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$lv_id" ] || continue
     lv_bdf=${d##*/}
 done
-[ -n "$lv_bdf" ] || fail "no msix-testdev"
+[ -n "$lv_bdf" ] || fail "no PCI device $lv_id"
 # L1's kernel puts a PCI device in its SMMU's IOMMU group only when a
 # driver first binds it (dma_configure at probe), and libvirt refuses
 # passthrough on a host without IOMMU groups: bind it to vfio-pci once
@@ -178,6 +215,33 @@ fn=${slot#*.}
 slot=${slot%.*}
 bus=${bus%%:*}
 emulator=/bin/qemu-system-aarch64
+# A refusal run: libvirt starts the QEMU under test under vmsix-refuse,
+# which the payload's marks arm (refuse_at_mark, payload/l1-init.sh).
+# libvirt's probe of its capabilities (a QEMU that daemonizes, which
+# vmsix-refuse would not outlive) runs it directly.
+refuse=$(arg refuse)
+if [ -n "$refuse" ]; then
+    mkfifo /tmp/refuse.ctl /tmp/refuse.ack
+    exec 5<>/tmp/refuse.ack
+    emulator=/bin/qemu-system-aarch64-refused
+    cat > $emulator <<'EOF'
+#!/bin/sh
+case " $* " in
+*' -daemonize '*) exec /bin/qemu-system-aarch64 "$@" ;;
+esac
+exec /bin/vmsix-refuse /tmp/refuse.ctl /tmp/refuse.ack /bin/qemu-system-aarch64 "$@"
+EOF
+    chmod +x $emulator
+fi
+case "$lv_l2" in
+payload)
+    lv_boot="<kernel>/l2/payload.img</kernel>
+    <cmdline>$l2args</cmdline>" ;;
+e1000e)
+    lv_boot="<kernel>/l2/Image</kernel>
+    <initrd>/l2/initrd.cpio</initrd>
+    <cmdline>console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.scenario=e1000e</cmdline>" ;;
+esac
 cat > /tmp/$LV_DOM.xml <<EOF
 <domain type='kvm'>
   <name>$LV_DOM</name>
@@ -185,8 +249,7 @@ cat > /tmp/$LV_DOM.xml <<EOF
   <vcpu>1</vcpu>
   <os>
     <type arch='aarch64' machine='virt'>hvm</type>
-    <kernel>/l2/payload.img</kernel>
-    <cmdline>$l2args</cmdline>
+    $lv_boot
   </os>
   <features>
     <gic version='3'/>
@@ -213,26 +276,58 @@ out=$(virsh define /tmp/$LV_DOM.xml 2>&1) || lv_fail "virsh define: $out"
 say "libvirt define: $out"
 lv_fds_defined=$(lv_fds)
 echo "LIBVIRT-FDS defined $lv_fds_defined"
-out=$(virsh start "$LV_DOM" 2>&1) || {
+out=$(virsh start --paused "$LV_DOM" 2>&1) || {
     sed 's/^/LIBVIRT-QEMU-LOG /' "/var/log/libvirt/qemu/$LV_DOM.log"
     lv_fail "virsh start: $out"
 }
 say "libvirt start: $out"
+# virsh qemu-monitor-event listens once it has registered with libvirtd,
+# which it does not say; the events of a resume and a suspend of the
+# paused domain, printed, say it.  The guest runs only for such probes
+# (under a second each) until virsh listens, and from then on.  (virsh
+# itself, not the virsh() function's subshell, so that $! is its pid.)
+command virsh -k 0 qemu-monitor-event "$LV_DOM" --loop > /tmp/events.log 2>&1 &
+lv_ev_pid=$!
+lv_listening() { grep -qE '^event (RESUME|STOP) ' /tmp/events.log; }
+lv_probe() {
+    out=$(virsh resume "$LV_DOM" 2>&1) || lv_fail "virsh resume: $out"
+    out=$(virsh suspend "$LV_DOM" 2>&1) || lv_fail "virsh suspend: $out"
+    lv_wait_quiet 2 lv_listening
+}
+lv_probes=1
+until lv_probe; do
+    kill -0 "$lv_ev_pid" 2>/dev/null || lv_fail "virsh qemu-monitor-event: $(cat /tmp/events.log)"
+    [ $lv_probes -lt 15 ] || lv_fail "virsh qemu-monitor-event printed no event in 15 probes"
+    lv_probes=$((lv_probes + 1))
+done
+out=$(virsh resume "$LV_DOM" 2>&1) || lv_fail "virsh resume: $out"
+say "libvirt events: listening after $lv_probes probes"
 echo "LIBVIRT-DRIVER running $(lv_driver "$lv_bdf")"
 say "libvirt device $lv_bdf group=$(basename "$(readlink "/sys/bus/pci/devices/$lv_bdf/iommu_group")")"
 echo "LIBVIRT-FDS running $(lv_fds)"
 sed -n 's/^/LIBVIRT-CMDLINE /p' "/var/log/libvirt/qemu/$LV_DOM.log" | grep -- '-device' | tail -n 3 || true
 
 exec 3>/tmp/l2.in
-lv_relay < /tmp/l2.out
+case "$lv_l2" in
+payload) lv_relay < /tmp/l2.out ;;
+e1000e) lv_relay_linux < /tmp/l2.out ;;
+esac
 # libvirt waits a fixed time for QEMU to die after SIGKILL and says
-# "Device or resource busy" if it has not; its release of the VFIO
-# device (the SMMU's unmaps, emulated by L0) can take longer here, and
-# virsh destroy is then to be repeated, as libvirt documents, until it
-# succeeds or says the domain, which QEMU's exit ended, is not running
+# "Device or resource busy" if it has not (which a zombie QEMU no one
+# reaps looks like, see lv_destroy); virsh destroy is then to be
+# repeated, as libvirt documents, until it succeeds or says the domain,
+# which QEMU's exit ended, is not running
 lv_busy=
 lv_destroy() {
-    out=$(virsh destroy "$LV_DOM" 2>&1) && return 0
+    # libvirt's QEMU is this shell's (PID 1's) orphan, and a zombie
+    # until the shell waits: virsh runs in the background so that it
+    # does while libvirt waits for QEMU to go
+    virsh destroy "$LV_DOM" > /tmp/destroy.out 2>&1 &
+    if wait $!; then
+        out=$(cat /tmp/destroy.out)
+        return 0
+    fi
+    out=$(cat /tmp/destroy.out)
     say "libvirt destroy: $out"
     case "$out" in
     *'Device or resource busy'*) lv_busy=1; return 1 ;;
@@ -242,6 +337,13 @@ lv_destroy() {
 }
 lv_wait "virsh destroy" 300 lv_destroy
 say "libvirt destroy: $out"
+# virsh ends its event loop at SIGINT (its own handler: a background
+# job's SIGINT is ignored only until it installs it), with what it
+# printed flushed, and closes its connection to libvirtd
+kill -INT "$lv_ev_pid"
+lv_ev_gone() { ! kill -0 "$lv_ev_pid" 2>/dev/null; }
+lv_wait_quiet 10 lv_ev_gone || kill -KILL "$lv_ev_pid"
+wait "$lv_ev_pid" || true
 exec 3>&-
 # libvirt gives the device back after QEMU is gone: poll for it
 lv_back() { [ "$(lv_driver "$lv_bdf")" != vfio-pci ]; }
@@ -257,6 +359,7 @@ echo "LIBVIRT-FDS destroyed $(lv_fds)"
 out=$(virsh domstate "$LV_DOM" 2>&1) || fail "virsh domstate: $out"
 say "libvirt domstate after destroy: $out"
 echo "LIBVIRT-DOMSTATE destroyed $out"
+sed 's/^/LIBVIRT-EVENT /' /tmp/events.log
 sed 's/^/LIBVIRT-QEMU-LOG /' "/var/log/libvirt/qemu/$LV_DOM.log"
 sed 's/^/LIBVIRTD| /' /tmp/libvirtd.log
 kill "$lv_pid"

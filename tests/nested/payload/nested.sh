@@ -8,7 +8,7 @@
 #   FLAVOR    fork, stock, or a peer: debian-10.0, debian-11.1 (Debian's
 #             own qemu-system-arm, tests/nested/host.sh), run as stock is
 #        tests/nested/payload/nested.sh ivshmem FLAVOR [ONLY]
-#        tests/nested/payload/nested.sh libvirt FLAVOR [VECTORS]
+#        tests/nested/payload/nested.sh libvirt FLAVOR [VECTORS|e1000e]
 #        tests/nested/payload/nested.sh table
 #   VECTORS   the device's MSI-X vectors (default 2048)
 #   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
@@ -48,7 +48,11 @@
 # (payload/l1-libvirt.sh) with the msix-testdev (VECTORS, default 64) as
 # a <hostdev managed='yes'>, runs the payload's a and b, and checks with
 # check_libvirt what virsh and L1 recorded.  The run is named
-# FLAVOR-libvirt.
+# FLAVOR-libvirt.  With e1000e instead of VECTORS the device is an
+# e1000e and L2 the nested harness's Linux (tests/nested/l2-init.sh),
+# which takes a DHCP lease over it (FLAVOR-libvirt-e1000e).  With
+# VMSIX_PAYLOAD_REFUSE libvirt starts the QEMU under test under
+# payload/refuse.c (FLAVOR-libvirt-refuse-WHAT).
 # "run" prints L2's results.  On fork it succeeds only if the payload
 # reported "N passed, 0 failed"; on stock, whose failures are what the
 # fork fixes, it succeeds if the payload completed, and lists what failed.
@@ -389,166 +393,14 @@ check_refusals() {
     esac
 }
 
-# The libvirt run (payload/l1-libvirt.sh), from what L1 recorded:
-# libvirt defined and started the domain with the device as vfio-pci
-# under its alias, gave the device back to its L1 driver at virsh
-# destroy (msix-testdev has none in L1: no driver before, vfio-pci while
-# the domain ran, none after), QEMU printed nothing but msix-testdev's
-# missing reset and its end, and libvirtd had as many open files after
-# the domain as before its start; scenario a's interrupts arrived (L1's
-# vfio-msix counts rose by exactly the raises, each vector once a round)
-# and passed in L2.  On the fork, x-query-msix through virsh
-# qemu-monitor-command shows every vector in bypass with a KVM route and
-# a DeviceID, QEMU delivering none of them itself; between the queries
-# at b and at end, b's vector 3 was masked, raised k times and unmasked:
-# L1 received one host interrupt more than the fork latched on it and
-# none on any other vector,
-# the fork replayed one MSI at the unmask, detached and attached its
-# irqfd once, and no other vector's counters moved.  On stock the query
-# is absent (CommandNotFound): recorded, not failed.
+# The libvirt run (payload/l1-libvirt.sh): payload/check-libvirt.py
+# checks what L1 recorded.
 check_libvirt() {
     local policy=table kver
     kver=$(nested_log_kernel "$log")
     ! nested_dynamic_kernel "$kver" || policy=vector
-    /usr/bin/python3 - "$log" "$flavor" "$vectors" "$policy" <<'PY'
-import json, re, sys
-
-log, flavor, nvec, policy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-ROUNDS, K, BVEC = 2, 5, 3      # the payload's defaults: a's rounds, b's k and vector
-lines = open(log, errors='replace').read().split('\n')
-bad = []
-
-def check(ok, what):
-    print(('libvirt: ' if ok else 'libvirt: FAIL ') + what)
-    if not ok:
-        bad.append(what)
-
-def tagged(prefix):
-    out = {}
-    for l in lines:
-        if l.startswith(prefix + ' '):
-            k, _, v = l[len(prefix) + 1:].partition(' ')
-            out.setdefault(k, []).append(v)
-    return out
-
-l1 = [l for l in lines if l.startswith('PAYLOAD-L1 ')]
-for l in l1:
-    if ' FAIL ' in l or l.startswith('PAYLOAD-L1 libvirt'):
-        print(l)
-check('PAYLOAD-L1 done 0' in l1, "L1 completed (virsh define, start, destroy)")
-st = tagged('LIBVIRT-DOMSTATE').get('destroyed', ['?'])[0]
-check(st == 'shut off', "domain state after virsh destroy: %s" % st)
-drv = {k: v[0] for k, v in tagged('LIBVIRT-DRIVER').items()}
-check(drv.get('before') == 'none' and drv.get('running') == 'vfio-pci' and
-      drv.get('destroyed') == drv.get('before'),
-      "device driver before/running/after destroy: %s/%s/%s" %
-      (drv.get('before'), drv.get('running'), drv.get('destroyed')))
-ov = tagged('LIBVIRT-OVERRIDE').get('destroyed', ['?'])[0]
-check(ov in ('(null)', ''), "driver_override after destroy: %s" % ov)
-fds = {k: v[0] for k, v in tagged('LIBVIRT-FDS').items()}
-check(fds.get('defined') is not None and fds.get('destroyed') == fds.get('defined'),
-      "libvirtd open files defined/running/destroyed: %s/%s/%s" %
-      (fds.get('defined'), fds.get('running'), fds.get('destroyed')))
-cmd = ' '.join(v for vs in tagged('LIBVIRT-CMDLINE').values() for v in vs) + \
-      ' '.join(l for l in lines if l.startswith('LIBVIRT-QEMU-LOG ') and 'vfio-pci' in l)
-check('vfio-pci' in cmd and 'ua-td0' in cmd, "QEMU got the hostdev as vfio-pci, id ua-td0")
-# QEMU's own lines in the domain's log: only that msix-testdev has no
-# reset, and the end libvirt gave it
-said = [m.group(1) for m in (re.match(r'^LIBVIRT-QEMU-LOG \S+Z qemu-system-aarch64: (.*)$', l)
-                              for l in lines) if m]
-other = [x for x in said if not re.match(
-    r'vfio: Cannot reset device [0-9a-f:.]+, no available reset mechanism\.$|'
-    r'terminating on signal (9|15) from pid [0-9]+ \(libvirtd\)$', x)]
-check(said and not other, "QEMU's lines in the domain's log: %d, unexpected: %s" %
-      (len(said), other or 'none'))
-res = {}
-for l in lines:
-    m = re.match(r'^L2\| VMSIX-RESULT name=(\S+) pass=(\S+)', l)
-    if m:
-        res[m.group(1)] = m.group(2)
-check(res.get('a-vectors-%d' % nvec) == '1', "payload a-vectors-%d: %s" %
-      (nvec, res.get('a-vectors-%d' % nvec)))
-irqs = {k: [int(x) for x in v[0].split()] for k, v in tagged('LIBVIRT-IRQS').items()}
-if not all(t in irqs and len(irqs[t]) == nvec for t in ('a', 'b', 'end')):
-    check(False, "L1's vfio-msix counts at a, b and end")
-    sys.exit(1)
-da = [y - x for x, y in zip(irqs['a'], irqs['b'])]
-db = [y - x for x, y in zip(irqs['b'], irqs['end'])]
-check(all(d == ROUNDS for d in da),
-      "L1's host interrupts per vector in a: %s (want %d each)" % (sorted(set(da)), ROUNDS))
-cmds = {k: v[0] for k, v in tagged('LIBVIRT-COMMANDS').items()}
-
-def query(tag):
-    text = '\n'.join(tagged('LIBVIRT-QUERY').get(tag, []))
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {'unparsed': text}
-
-if flavor != 'fork':
-    q = query('b')
-    cls = q.get('error', {}).get('class') if isinstance(q.get('error'), dict) else None
-    print("libvirt: %s: x-query-msix through virsh: %s (%s); query-commands lists it: %s"
-          " (recorded, not checked)" % (flavor, cls or 'a reply', 
-          (q.get('error') or {}).get('desc', '') if isinstance(q.get('error'), dict) else '',
-          cmds.get('b')))
-    print("libvirt: %s: host interrupts on vector %d in b: %d, on the others: %d (recorded)" %
-          (flavor, BVEC, db[BVEC], sum(db) - db[BVEC]))
-    sys.exit(1 if bad else 0)
-
-check(cmds.get('b') == '1' and cmds.get('end') == '1', "query-commands lists x-query-msix")
-qb, qe = query('b'), query('end')
-def dev(q, tag):
-    r = q.get('return')
-    if not (isinstance(r, list) and len(r) == 1):
-        check(False, "x-query-msix at %s: one device, got %s" % (tag, str(q)[:300]))
-        sys.exit(1)
-    return r[0]
-b, e = dev(qb, 'b'), dev(qe, 'end')
-check(b['id'] == 'ua-td0' and b['driver'] == 'vfio-pci' and b['mode'] == 'msix' and
-      b['engine'] is True and b['vectors'] == nvec,
-      "device %s %s mode %s engine %s vectors %d" %
-      (b['id'], b['driver'], b['mode'], b['engine'], b['vectors']))
-h = b.get('host', {})
-check(h.get('policy') == policy and (policy != 'table' or h.get('vectors') == nvec),
-      "host policy %s, %s host vectors" % (h.get('policy'), h.get('vectors')))
-vl = b['vector-list']
-states = sorted(set(v['state'] for v in vl))
-check(len(vl) == nvec and states == ['bypass'], "at b, %d vectors, states %s" % (len(vl), states))
-check(all(v.get('masked') is False and v.get('virq', -1) >= 0 and 'device-id' in v for v in vl),
-      "at b, every vector unmasked with a KVM route and a DeviceID (vector 0: virq %s, "
-      "device-id %s)" % (vl[0].get('virq'), vl[0].get('device-id')))
-for tag, d in (('b', b), ('end', e)):
-    t = d['totals']
-    check(t['delivered'] == 0 and t['fallbacks'] == 0 and t['failures'] == 0,
-          "at %s, QEMU delivered %d itself, %d fallbacks, %d failures" %
-          (tag, t['delivered'], t['fallbacks'], t['failures']))
-vb = {v['vector']: v for v in vl}
-ve = {v['vector']: v for v in e['vector-list']}
-c0, c1 = vb[BVEC]['counters'], ve[BVEC]['counters']
-diff = {k: c1[k] - c0[k] for k in c0}
-print("libvirt: vector %d's counters from b to end: %s" %
-      (BVEC, ' '.join('%s +%d' % (k, v) for k, v in diff.items() if v)))
-check(ve[BVEC]['state'] == 'bypass' and ve[BVEC].get('pending') is False and
-      ve[BVEC].get('masked') is False, "at end, vector %d in %s, pending %s" %
-      (BVEC, ve[BVEC]['state'], ve[BVEC].get('pending')))
-# k raises while masked reach L1 as 1 to k host interrupts (raises that
-# come while L1 has not taken the last one merge in L0's LPI), each
-# latched; one MSI at the unmask, and the raise after it on the irqfd
-check(diff['latched'] >= 1 and diff['latched'] - diff['coalesced'] == 1 and
-      diff['replayed'] == 1 and diff['irqfd-detaches'] == 1 and
-      diff['irqfd-attaches'] == 1 and diff['delivered'] == 0,
-      "vector %d: latched +%d, coalesced +%d, replayed +%d, irqfd detaches +%d, attaches +%d "
-      "(want >= 1, latched - 1, 1, 1, 1)" % (BVEC, diff['latched'], diff['coalesced'],
-      diff['replayed'], diff['irqfd-detaches'], diff['irqfd-attaches']))
-check(db[BVEC] == diff['latched'] + 1 and sum(db) == db[BVEC],
-      "L1's host interrupts from b to end: %d on vector %d (latched + 1: %d), %d on the others"
-      % (db[BVEC], BVEC, diff['latched'] + 1, sum(db) - db[BVEC]))
-moved = [n for n in vb if n != BVEC and vb[n]['counters'] != ve[n]['counters']]
-check(not moved, "no other vector's counters moved (moved: %s)" % moved)
-check(res.get('b-vector-mask') == '1', "payload b-vector-mask: %s" % res.get('b-vector-mask'))
-sys.exit(1 if bad else 0)
-PY
+    /usr/bin/python3 "$here/check-libvirt.py" "$log" "$flavor" "$vectors" "$policy" \
+        "$libvirt_l2" "$refuse"
 }
 
 ivshmem= libvirt=
@@ -567,8 +419,13 @@ if [ -n "$ivshmem" ]; then
     case "$only" in *[!jkm]*) usage ;; esac
 fi
 # libvirt: scenario a (every vector unmasked and raised) and b (one
-# vector masked, raised, unmasked), as the queries' counts expect
-[ -z "$libvirt" ] || { vectors=${3:-64} only=ab; }
+# vector masked, raised, unmasked), as the queries' counts expect; or
+# the Linux L2 with an e1000e (e1000e's table has 5 vectors)
+libvirt_l2=payload
+if [ -n "$libvirt" ]; then
+    vectors=${3:-64} only=ab
+    [ "$vectors" = e1000e ] && libvirt_l2=e1000e vectors=5 only=
+fi
 nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
 case "$only" in *[!a-m]*) usage ;; esac
@@ -578,6 +435,7 @@ name="$flavor-$vectors${only:+-$only}"
 [ "$devices" = 1 ] || name="$name-x$devices"
 [ -z "$ivshmem" ] || { name="$flavor-ivshmem${only:+-$only}" devices=0; }
 [ -z "$libvirt" ] || name="$flavor-libvirt"
+[ "$libvirt_l2" = payload ] || name="$name-$libvirt_l2"
 vfio_opts=${VMSIX_PAYLOAD_VFIO:-}
 case "$vfio_opts" in *' '*) usage ;; esac
 [ -z "$vfio_opts" ] || name="$name-vfio"
@@ -587,6 +445,13 @@ if [ -n "$refuse" ]; then
     # check_refusals counts per ioctl: one rule each
     [ "$(refuse_tags | tr - '\n' | sort | uniq -d)" = "" ] || usage
     name="$name-refuse$(refuse_tags)"
+    # libvirt: one irqfd refused to the payload (payload/check-libvirt.py)
+    if [ -n "$libvirt" ]; then
+        case "$libvirt_l2/$refuse" in
+        payload/*/KVM_IRQFD/1/EBUSY|payload/*/KVM_IRQFD/1/ENOSPC) ;;
+        *) usage ;;
+        esac
+    fi
 fi
 gic=${VMSIX_PAYLOAD_GIC:-3} l1_gic_append=
 case "$gic" in
@@ -619,6 +484,13 @@ if [ -n "$libvirt" ]; then
     [ ${#extra[@]} -gt 0 ] || vmsix_die "no libvirt for L1"
     extra+=("$here/l1-libvirt.sh=/etc/nested/l1-libvirt.sh")
 fi
+l0_devs=()
+if [ "$libvirt_l2" = e1000e ]; then
+    # the nested harness's L2 (tests/nested/l2-init.sh) on L1's kernel
+    l2_cpio=$("$VMSIX_TOP/tests/nested/nested.sh" l2-image)
+    extra+=("$kernel=/l2/Image" "$l2_cpio=/l2/initrd.cpio")
+    l0_devs=(-netdev user,id=net0 -device e1000e,netdev=net0,romfile=)
+fi
 # shellcheck disable=SC2086
 "$VMSIX_TOP/vmsix/initramfs.sh" "$out/l1-$flavor.cpio" "$here/l1-init.sh" \
     $NESTED_L1_MODULES -- \
@@ -626,10 +498,11 @@ fi
     "$img=/l2/payload.img" "$ivserver=/bin/vmsix-ivshmem-server" "$refuser=/bin/vmsix-refuse" \
     "${qemu[@]}" ${extra[@]+"${extra[@]}"}
 
-testdevs=()
-for ((i = 0; i < devices; i++)); do
-    testdevs+=(-device "msix-testdev,vectors=$vectors,msi=on")
-done
+if [ "$libvirt_l2" = payload ]; then
+    for ((i = 0; i < devices; i++)); do
+        l0_devs+=(-device "msix-testdev,vectors=$vectors,msi=on")
+    done
+fi
 vmsix_info "payload $name: L0 TCG -> L1 KVM -> L2 payload with vfio-pci ($log)"
 rc=0
 rm -f "$results"
@@ -638,8 +511,8 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1} ${VMSIX_NESTED_APPEND:-}" \
-    "${testdevs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} ${VMSIX_NESTED_APPEND:-}" \
+    "${l0_devs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
 grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-payload|d-grow|[0-9]+ passed))' "$log" || true
