@@ -8,7 +8,8 @@
 # (tests/nested/payload/nested.sh) of scenarios a and g (and d where the
 # table has a vector 1000): enabling every vector, enabling and unmasking
 # every vector, mask+unmask pairs of one vector, raise-to-LPI latency,
-# and the first unmask of vector 1000 while 0-7 fire.  A run that L0 ends
+# the function mask toggled with every vector live, and the first unmask
+# of vector 1000 while 0-7 fire.  A run that L0 ends
 # at the cap gives what it measured before; the rest is "> cap".
 #
 #   --quick              fork and stock, 16 vectors: the default tier's
@@ -18,6 +19,9 @@
 #   VMSIX_BENCH_VECTORS  the table sizes (default: 16 64 256 1024 2048;
 #                        --quick: 16)
 #   VMSIX_BENCH_CAP      seconds a run may take (default 900)
+#   VMSIX_BENCH_SAMPLES  mask+unmask pairs and raises of one vector, each
+#                        timed (default 10000; --quick: 1000 and 200);
+#                        the function mask is toggled 16 times (--quick: 2)
 #   VMSIX_GUEST_SUITE    L1's kernel, as for the nested tier
 #
 # Output in $VMSIX_BUILD/bench/: results.json (every figure of every
@@ -43,6 +47,14 @@ else
     sizes=${VMSIX_BENCH_VECTORS:-16 64 256 1024 2048}
 fi
 cap=${VMSIX_BENCH_CAP:-900}
+pairs=1000 raises=200 toggles=2
+[ -n "$quick" ] || pairs=10000 raises=10000 toggles=16
+if [ -n "${VMSIX_BENCH_SAMPLES:-}" ]; then
+    case "$VMSIX_BENCH_SAMPLES" in *[!0-9]*) vmsix_die "VMSIX_BENCH_SAMPLES must be a number" ;; esac
+    [ "$VMSIX_BENCH_SAMPLES" -ge 1 ] && [ "$VMSIX_BENCH_SAMPLES" -le 10000 ] ||
+        vmsix_die "VMSIX_BENCH_SAMPLES is not in 1..10000"
+    pairs=$VMSIX_BENCH_SAMPLES raises=$VMSIX_BENCH_SAMPLES
+fi
 case "$cap" in ''|*[!0-9]*) vmsix_die "VMSIX_BENCH_CAP must be a number of seconds" ;; esac
 for q in $qemus; do
     nested_flavor_ok "$q" || vmsix_die "unknown QEMU '$q' (one of: $NESTED_FLAVORS)"
@@ -70,7 +82,8 @@ for n in $sizes; do
         name="$q-$n-$only"
         start=$(date +%s)
         rc=0
-        VMSIX_NESTED_TIMEOUT=$cap \
+        VMSIX_NESTED_TIMEOUT=$cap VMSIX_PAYLOAD_G_PAIRS=$pairs VMSIX_PAYLOAD_G_RAISES=$raises \
+            VMSIX_PAYLOAD_G_TOGGLES=$toggles \
             "$VMSIX_TOP/tests/nested/payload/nested.sh" run "$q" "$n" "$only" \
             >"$runs/$name.out" 2>&1 || rc=$?
         secs=$(($(date +%s) - start))

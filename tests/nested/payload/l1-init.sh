@@ -202,7 +202,11 @@ fi
 
 # The payload's deadlines and raiser period are widened for L2 on KVM on
 # TCG: it is much slower than a direct run, not differently correct.
-l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=600"
+l2args="vmsix.marks=ack vmsix.expect=$(arg vectors) vmsix.wait_ms=30000 vmsix.quiet_ms=300 vmsix.auto_us=$(arg auto_us) vmsix.watchdog=$(arg watchdog)"
+# scenario g's samples, when the host driver sets them
+for o in g_pairs g_raises g_toggles; do
+    [ -z "$(arg $o)" ] || l2args="$l2args vmsix.$o=$(arg $o)"
+done
 only=$(arg only)
 [ -z "$only" ] || l2args="$l2args vmsix.only=$only"
 

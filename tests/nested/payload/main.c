@@ -66,6 +66,12 @@ static uint32_t opt_k = 5;
  * hence the wide margin; nested runs need more.
  */
 static uint32_t opt_auto_us = 5000;
+/*
+ * Scenario g's samples, each timed: mask+unmask pairs, raises and
+ * function-mask toggles (vmsix.g_pairs=, g_raises=, g_toggles=)
+ */
+#define G_SAMPLES_MAX 10000
+static uint32_t opt_g_pairs = 1000, opt_g_raises = 200, opt_g_toggles = 2;
 static const char *opt_expect;
 static const char *opt_only;    /* vmsix.only=bd: only scenarios b and d */
 /*
@@ -733,17 +739,85 @@ static void scenario_f(void)
     }
 }
 
+/* Scenario g's durations, in ticks; sorted by g_spread() */
+static uint64_t g_samples[G_SAMPLES_MAX];
+
+/* Sort @a (@n of them) in place: a heap sort, no allocation */
+static void sift_down(uint64_t *a, size_t root, size_t n)
+{
+    size_t child;
+
+    while ((child = 2 * root + 1) < n) {
+        uint64_t tmp;
+
+        if (child + 1 < n && a[child + 1] > a[child]) {
+            child++;
+        }
+        if (a[root] >= a[child]) {
+            return;
+        }
+        tmp = a[root];
+        a[root] = a[child];
+        a[child] = tmp;
+        root = child;
+    }
+}
+
+static void sort_u64(uint64_t *a, size_t n)
+{
+    size_t i;
+
+    for (i = n / 2; i-- > 0;) {
+        sift_down(a, i, n);
+    }
+    for (i = n; i-- > 1;) {
+        uint64_t tmp = a[0];
+
+        a[0] = a[i];
+        a[i] = tmp;
+        sift_down(a, 0, i);
+    }
+}
+
+struct spread {
+    uint64_t min_ns, p50_ns, p99_ns, max_ns, avg_ns;
+};
+
+/* The distribution of the first @n of g_samples (sorts them) */
+static struct spread g_spread(uint32_t n)
+{
+    struct spread sp = { 0 };
+    uint64_t sum = 0;
+    uint32_t i;
+
+    if (!n) {
+        return sp;
+    }
+    sort_u64(g_samples, n);
+    for (i = 0; i < n; i++) {
+        sum += g_samples[i];
+    }
+    /* nearest rank: the smallest sample that p% of them do not exceed */
+    sp.min_ns = ticks_to_ns(g_samples[0]);
+    sp.p50_ns = ticks_to_ns(g_samples[(n * 50 + 99) / 100 - 1]);
+    sp.p99_ns = ticks_to_ns(g_samples[(n * 99 + 99) / 100 - 1]);
+    sp.max_ns = ticks_to_ns(g_samples[n - 1]);
+    sp.avg_ns = ticks_to_ns(sum / n);
+    return sp;
+}
+
 /*
  * (g) figures; they fail only on a count (an interrupt that does not
  * arrive, or one that should not), never on time
  */
 static void scenario_g(struct tdev *t)
 {
-    const uint32_t pairs = 1000, lat_n = 200, toggles = 64;
+    const uint32_t pairs = opt_g_pairs, toggles = 64, fm_toggles = opt_g_toggles;
     uint32_t v = 0, i, lpi = t->lpi;
-    uint64_t t0, dt_pairs, lmin = ~0UL, lmax = 0, lsum = 0, t_all;
+    uint64_t t0, dt_pairs, t_all;
     uint64_t start_total;
     uint32_t before, delivered, raised;
+    struct spread sp;
     bool ok = true, pba;
 
     msix_ready(t, v);
@@ -753,11 +827,20 @@ static void scenario_g(struct tdev *t)
     mark("g-mask-unmask");
     t0 = now();
     for (i = 0; i < pairs; i++) {
+        uint64_t t1 = now();
+
+        /*
+         * Each write traps to L1's QEMU, which emulates the table, and the
+         * vCPU goes on only once QEMU has handled it: the pair's time
+         * needs no read back
+         */
         writel(entry(t, v) + MSIX_VEC_CTRL, 1);
         writel(entry(t, v) + MSIX_VEC_CTRL, 0);
+        g_samples[i] = now() - t1;
     }
     (void)readl(entry(t, v) + MSIX_VEC_CTRL);
     dt_pairs = now() - t0;
+    sp = g_spread(pairs);
     quiet();
     mark("g");
     /*
@@ -769,26 +852,23 @@ static void scenario_g(struct tdev *t)
     pba = pba_bit(t, v);
     result("g-mask-unmask", !delivered && !raised && !pba,
            "dev=%s pairs=%u raised=%u delivered=%u pba_after=%u "
-           "total_ns=%lu ns_per_pair=%lu", t->name, pairs, raised,
-           delivered, pba, ticks_to_ns(dt_pairs),
-           ticks_to_ns(dt_pairs) / pairs);
+           "total_ns=%lu ns_per_pair=%lu p50_ns=%lu p99_ns=%lu max_ns=%lu",
+           t->name, pairs, raised, delivered, pba, ticks_to_ns(dt_pairs),
+           sp.avg_ns, sp.p50_ns, sp.p99_ns, sp.max_ns);
 
-    for (i = 0; i < lat_n && ok; i++) {
+    for (i = 0; i < opt_g_raises && ok; i++) {
         uint32_t c = lpi_count[lpi - LPI_BASE];
-        uint64_t d;
 
         t0 = now();
         reg_write(t, MSIX_TESTDEV_REG_RAISE, v);
         ok = wait_lpi(lpi, c + 1);
-        d = now() - t0;
-        lsum += d;
-        lmin = d < lmin ? d : lmin;
-        lmax = d > lmax ? d : lmax;
+        g_samples[i] = now() - t0;
     }
+    sp = g_spread(i);
     quiet();
     result("g-raise-latency", ok, "dev=%s raises=%u min_ns=%lu avg_ns=%lu "
-           "max_ns=%lu", t->name, i, ticks_to_ns(lmin),
-           ticks_to_ns(lsum / (i ? i : 1)), ticks_to_ns(lmax));
+           "p50_ns=%lu p99_ns=%lu max_ns=%lu", t->name, i, sp.min_ns,
+           sp.avg_ns, sp.p50_ns, sp.p99_ns, sp.max_ns);
 
     /* Enable MSI-X, program and unmask every vector, from MSI-X off. */
     mark("g-enable-unmask-all");
@@ -825,6 +905,31 @@ static void scenario_g(struct tdev *t)
     delivered = lpi_count[lpi - LPI_BASE] - before;
     result("g-toggle-live", !delivered, "dev=%s pairs=%u delivered=%u",
            t->name, toggles, delivered);
+
+    /*
+     * The function mask set and cleared with every vector live, as a
+     * driver does around a reconfiguration of the whole table: its cost
+     * grows with the vectors (under the fork, an irqfd detached and
+     * attached for each), hence only a few toggles unless
+     * vmsix.g_toggles= asks for more.  Nothing was raised, so nothing
+     * may arrive.
+     */
+    start_total = lpi_total;
+    mark("g-function-mask-live");
+    for (i = 0; i < fm_toggles; i++) {
+        uint64_t t1 = now();
+
+        msix_set_ctrl(t, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+        msix_set_ctrl(t, MSIX_CTRL_ENABLE);
+        g_samples[i] = now() - t1;
+    }
+    sp = g_spread(fm_toggles);
+    quiet();
+    mark("g");
+    result("g-function-mask-live", lpi_total == start_total,
+           "dev=%s vectors=%u toggles=%u delivered=%lu ns_per_toggle=%lu "
+           "p50_ns=%lu max_ns=%lu", t->name, t->nvec, fm_toggles,
+           lpi_total - start_total, sp.avg_ns, sp.p50_ns, sp.max_ns);
 }
 
 /*
@@ -1566,7 +1671,10 @@ static uint64_t parse_num(const char *s)
 /*
  * Options, from -append: vmsix.wait_ms=N (each wait's deadline),
  * vmsix.quiet_ms=N, vmsix.watchdog=SECONDS, vmsix.rounds=N, vmsix.k=N,
- * vmsix.auto_us=N (scenario d's raiser period), vmsix.expect=16,256,2048
+ * vmsix.auto_us=N (scenario d's raiser period), vmsix.g_pairs=N,
+ * vmsix.g_raises=N and vmsix.g_toggles=N (scenario g's samples, at most
+ * 10000 each),
+ * vmsix.expect=16,256,2048
  * (vector counts that must be present), vmsix.only=abcdefghi (the scenarios
  * to run, default all; j, k and m are the ivshmem run's),
  * vmsix.selftest=wrong-devid.
@@ -1584,6 +1692,8 @@ static void opt_num(const char *a, const char *key, uint64_t *val)
 static void parse_args(const char *a)
 {
     uint64_t rounds = opt_rounds, k = opt_k, auto_us = opt_auto_us;
+    uint64_t g_pairs = opt_g_pairs, g_raises = opt_g_raises;
+    uint64_t g_toggles = opt_g_toggles;
     const char *p;
 
     if (!a) {
@@ -1596,9 +1706,15 @@ static void parse_args(const char *a)
     opt_num(a, "vmsix.rounds=", &rounds);
     opt_num(a, "vmsix.k=", &k);
     opt_num(a, "vmsix.auto_us=", &auto_us);
+    opt_num(a, "vmsix.g_pairs=", &g_pairs);
+    opt_num(a, "vmsix.g_raises=", &g_raises);
+    opt_num(a, "vmsix.g_toggles=", &g_toggles);
     opt_rounds = rounds;
     opt_k = k;
     opt_auto_us = auto_us;
+    opt_g_pairs = g_pairs;
+    opt_g_raises = g_raises;
+    opt_g_toggles = g_toggles;
     opt_wrong_devid = strstr(a, "vmsix.selftest=wrong-devid") != NULL;
     opt_marks_ack = strstr(a, "vmsix.marks=ack") != NULL;
     p = strstr(a, "vmsix.only=");
@@ -1606,7 +1722,9 @@ static void parse_args(const char *a)
     p = strstr(a, "vmsix.expect=");
     opt_expect = p ? p + strlen("vmsix.expect=") : NULL;
     if (!opt_rounds || !opt_k || !opt_wait_ms || opt_auto_us < 10 ||
-        rounds > 1000 || k > 1000) {
+        rounds > 1000 || k > 1000 || !g_pairs || g_pairs > G_SAMPLES_MAX ||
+        !g_raises || g_raises > G_SAMPLES_MAX || !g_toggles ||
+        g_toggles > G_SAMPLES_MAX) {
         die("bad vmsix.* option on the command line: %s", a);
     }
 }

@@ -13,6 +13,10 @@
 #   VECTORS   the device's MSI-X vectors (default 2048)
 #   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
 #   VMSIX_PAYLOAD_AUTO_US   scenario d's raiser period in L2 (default 50000)
+#   VMSIX_PAYLOAD_G_PAIRS, VMSIX_PAYLOAD_G_RAISES, VMSIX_PAYLOAD_G_TOGGLES
+#                           scenario g's mask+unmask pairs, raises and
+#                           function-mask toggles (default 1000, 200 and
+#                           2, at most 10000)
 #   VMSIX_NESTED_TIMEOUT    seconds L0 may run (default 900)
 #   VMSIX_GUEST_SUITE       L1's kernel (tests/nested/host.sh); runs on
 #                           another than the default are kept in
@@ -202,6 +206,9 @@ check_windows() {
     # and it stays trapped while the masks go on.
     expect_window g-toggle-live 1 "PBA trap turned on" pba_trapped
     expect_window g-toggle-live 0 "PBA trap turned off" pba_untrapped
+    # The function mask with every vector live: the host is not asked
+    expect_window g-function-mask-live 0 VFIO_DEVICE_SET_IRQS VFIO_DEVICE_SET_IRQS
+    expect_window g-function-mask-live 0 "MSIs sent" KVM_SIGNAL_MSI replay
     # Each scenario's VFIO_DEVICE_SET_IRQS, exactly: MSI-X enabled from
     # INTx costs 4 (INTx's trigger and resampler off: 3, MSI-X on: 1),
     # disabled 5 (MSI-X off: 1, INTx back: 4); per table allocation gives
@@ -453,6 +460,13 @@ if [ -n "$refuse" ]; then
         esac
     fi
 fi
+for g in "${VMSIX_PAYLOAD_G_PAIRS:-1}" "${VMSIX_PAYLOAD_G_RAISES:-1}" "${VMSIX_PAYLOAD_G_TOGGLES:-1}"; do
+    case "$g" in ''|0|*[!0-9]*) usage ;; esac
+    [ "$g" -le 10000 ] || usage
+done
+# L2's own watchdog must not end a run before L0's time limit does: a
+# run cut short is one that hit the limit (the bench's cap)
+l2_watchdog=$((${VMSIX_NESTED_TIMEOUT:-900} + 60))
 gic=${VMSIX_PAYLOAD_GIC:-3} l1_gic_append=
 case "$gic" in
 3) ;;
@@ -511,7 +525,7 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} ${VMSIX_NESTED_APPEND:-}" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.g_pairs=${VMSIX_PAYLOAD_G_PAIRS:-1000} vmsix.g_raises=${VMSIX_PAYLOAD_G_RAISES:-200} vmsix.g_toggles=${VMSIX_PAYLOAD_G_TOGGLES:-2} vmsix.watchdog=$l2_watchdog vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} ${VMSIX_NESTED_APPEND:-}" \
     "${l0_devs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"

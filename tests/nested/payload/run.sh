@@ -93,7 +93,7 @@ direct|direct-eventfd)
     for s in a-vectors-16 a-vectors-256 a-vectors-2048 b-vector-mask \
              c-function-mask e-change-masked f-bridge-01-00-0 \
              g-mask-unmask g-raise-latency g-enable-unmask-all \
-             g-toggle-live l-pending-vector-mask l-pending-function-mask \
+             g-toggle-live g-function-mask-live l-pending-vector-mask l-pending-function-mask \
              l-pending-message-change l-pending-masked-poll \
              l-pending-wfi-other-cpu; do
         grep -q "^VMSIX-RESULT name=$s pass=1 " "$log" ||
