@@ -95,55 +95,52 @@ lv_record() {
     echo "LIBVIRT-IRQS $1$irqs"
 }
 
-# L2's console: prefixed, each mark recorded and acknowledged; at "end"
-# the relay stops, with the payload waiting for the acknowledgement,
-# and L1 destroys the domain under it.
+# lv_relay ON_LINE: L2's console, each line prefixed and handed to
+# ON_LINE, until ON_LINE says the run is over (status 1), with L2 waiting
+# for an acknowledgement, and L1 destroys the domain under it
 lv_relay() {
-    local line m
+    local line
     while IFS= read -r line; do
         line=${line%"$cr"}
         echo "L2| $line"
-        case "$line" in
-        VMSIX-MARK\ *)
-            m=${line#VMSIX-MARK }
-            # a, the first b (scenario b marks b again at its end), end
-            case " $lv_seen " in *" $m "*) ;; *)
-                lv_seen="$lv_seen $m"
-                case "$m" in a|b|end) lv_record "$m" ;; esac ;;
-            esac
-            [ "$m" = end ] && return 0
-            [ -z "$refuse" ] || refuse_at_mark "$m"
-            echo >&3 ;;
-        esac
+        "$1" "$line" || return 0
     done
-    fail "libvirt: L2's console closed before the payload's end"
+    fail "libvirt: L2's console closed before the run's end"
 }
-
-# The Linux L2's console (vmsix.libvirt_l2=e1000e): its sync points are
-# recorded and acknowledged; at "after" (the lease taken) the relay
-# stops, with L2 waiting for the acknowledgement, and L1 destroys the
-# domain under it.
-lv_relay_linux() {
-    local line tag
-    while IFS= read -r line; do
-        line=${line%"$cr"}
-        echo "L2| $line"
-        case "$line" in
-        *NESTED-L2-SYNC\ *)
-            tag=${line##*NESTED-L2-SYNC }
-            lv_record "$tag"
-            [ "$tag" = after ] && return 0
-            echo >&3 ;;
-        *NESTED-L2\ FAIL\ *) fail "libvirt: L2 failed: ${line#*NESTED-L2 FAIL }" ;;
+# The payload's marks: each recorded and acknowledged; over at "end"
+lv_payload_line() {
+    local m
+    case "$1" in
+    VMSIX-MARK\ *)
+        m=${1#VMSIX-MARK }
+        # a, the first b (scenario b marks b again at its end), end
+        case " $lv_seen " in *" $m "*) ;; *)
+            lv_seen="$lv_seen $m"
+            case "$m" in a|b|end) lv_record "$m" ;; esac ;;
         esac
-    done
-    fail "libvirt: L2's console closed before its traffic ended"
+        [ "$m" = end ] && return 1
+        [ -z "$refuse" ] || refuse_at_mark "$m"
+        echo >&3 ;;
+    esac
+}
+# The Linux L2's sync points (vmsix.libvirt_l2=e1000e): each recorded and
+# acknowledged; over at "after" (the lease taken)
+lv_linux_line() {
+    local tag
+    case "$1" in
+    *NESTED-L2-SYNC\ *)
+        tag=${1##*NESTED-L2-SYNC }
+        lv_record "$tag"
+        [ "$tag" = after ] && return 1
+        echo >&3 ;;
+    *NESTED-L2\ FAIL\ *) fail "libvirt: L2 failed: ${1#*NESTED-L2 FAIL }" ;;
+    esac
 }
 
 lv_l2=$(arg libvirt_l2)
 case "${lv_l2:=payload}" in
-payload) LV_ALIAS=ua-td0 lv_id=0x1b36:0x00f0 lv_vectors=$(arg vectors) ;;
-e1000e) LV_ALIAS=ua-nic0 lv_id=0x8086:0x10d3 lv_vectors=$(arg vectors) ;;
+payload) LV_ALIAS=ua-td0 lv_id=0x1b36:0x00f0 lv_vectors=$(arg vectors) lv_on_line=lv_payload_line ;;
+e1000e) LV_ALIAS=ua-nic0 lv_id=0x8086:0x10d3 lv_vectors=$(arg vectors) lv_on_line=lv_linux_line ;;
 *) fail "libvirt: unknown L2 '$lv_l2'" ;;
 esac
 lv_seen=
@@ -308,10 +305,7 @@ echo "LIBVIRT-FDS running $(lv_fds)"
 sed -n 's/^/LIBVIRT-CMDLINE /p' "/var/log/libvirt/qemu/$LV_DOM.log" | grep -- '-device' | tail -n 3 || true
 
 exec 3>/tmp/l2.in
-case "$lv_l2" in
-payload) lv_relay < /tmp/l2.out ;;
-e1000e) lv_relay_linux < /tmp/l2.out ;;
-esac
+lv_relay "$lv_on_line" < /tmp/l2.out
 # libvirt waits a fixed time for QEMU to die after SIGKILL and says
 # "Device or resource busy" if it has not (which a zombie QEMU no one
 # reaps looks like, see lv_destroy); virsh destroy is then to be
