@@ -38,6 +38,9 @@ FIGURES = [
      lambda r: ns(r, "g-raise-latency", "max_ns", 1e3)),
     ("fmask_ms", "function mask set and cleared, every vector live", "ms",
      lambda r: ns(r, "g-function-mask-live", "ns_per_toggle", 1e6)),
+    ("storm_slowdown", "a masked vector's storm: the vCPU's emulated-register "
+     "accesses, quiet over during the storm", "x",
+     lambda r: slowdown(r)),
     ("unmask1000_ms", "first unmask of vector 1000 while 0-7 fire", "ms",
      lambda r: ns(r, "d-grow", "unmask1000_ns", 1e6)),
 ]
@@ -60,6 +63,14 @@ def ns(run, result, field, scale):
     if r is None or field not in r or not r.get("pass"):
         return None
     return float("%.4g" % (int(r[field]) / scale))
+
+
+def slowdown(run):
+    # a measurement whether or not the unmask's count after it passed
+    r = run["results"].get("n-masked-storm")
+    if r is None or not int(r.get("storm_reads", 0)):
+        return None
+    return float("%.3g" % (int(r["quiet_reads"]) / int(r["storm_reads"])))
 
 
 def per_pair_ioctls(run):

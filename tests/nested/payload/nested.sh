@@ -209,6 +209,13 @@ check_windows() {
     # The function mask with every vector live: the host is not asked
     expect_window g-function-mask-live 0 VFIO_DEVICE_SET_IRQS VFIO_DEVICE_SET_IRQS
     expect_window g-function-mask-live 0 "MSIs sent" KVM_SIGNAL_MSI replay
+    # A masked vector's storm (n, only when named): nothing sent until
+    # the unmask, which sends one
+    if [ "${only#*n}" != "$only" ]; then
+        expect_window n-masked-storm 0 "MSIs sent while masked" KVM_SIGNAL_MSI replay
+        expect_window n-masked-storm 0 VFIO_DEVICE_SET_IRQS VFIO_DEVICE_SET_IRQS
+        expect_window n-unmask 1 "MSIs sent at the unmask" KVM_SIGNAL_MSI replay
+    fi
     # Each scenario's VFIO_DEVICE_SET_IRQS, exactly: MSI-X enabled from
     # INTx costs 4 (INTx's trigger and resampler off: 3, MSI-X on: 1),
     # disabled 5 (MSI-X off: 1, INTx back: 4); per table allocation gives
@@ -435,7 +442,7 @@ if [ -n "$libvirt" ]; then
 fi
 nested_flavor_ok "$flavor" || usage
 case "$vectors" in ''|*[!0-9]*) usage ;; esac
-case "$only" in *[!a-m]*) usage ;; esac
+case "$only" in *[!a-n]*) usage ;; esac
 devices=${VMSIX_PAYLOAD_DEVICES:-1}
 case "$devices" in ''|0|*[!0-9]*) usage ;; esac
 name="$flavor-$vectors${only:+-$only}"
