@@ -20,10 +20,14 @@ done
 # trace: unlike strace it does not stop QEMU at every KVM_RUN.
 tr=/sys/kernel/tracing
 IOCTLS="VFIO_DEVICE_SET_IRQS=0x3b6e KVM_IRQFD=0x4020ae76 KVM_SET_GSI_ROUTING=0x4008ae6a KVM_SIGNAL_MSI=0x4020aea5"
+# ...and for the profile, the vCPUs' own
+PROFILE_IOCTLS="KVM_RUN=0xae80"
+profile=
+[ "$(arg profile)" = 1 ] && profile=1
 trace_ioctls() {
     local f= i
     mount -t tracefs tracefs $tr || fail "mount tracefs"
-    for i in $IOCTLS; do
+    for i in $IOCTLS ${profile:+$PROFILE_IOCTLS}; do
         f="${f:+$f || }cmd == ${i#*=}"
     done
     echo global > $tr/trace_clock
@@ -31,6 +35,73 @@ trace_ioctls() {
     echo "$f" > $tr/events/syscalls/sys_enter_ioctl/filter ||
         fail "syscall trace filter refused"
     echo 1 > $tr/events/syscalls/sys_enter_ioctl/enable
+    # The profile (vmsix.profile=1) times each call to its return
+    [ -z "$profile" ] || echo 1 > $tr/events/syscalls/sys_exit_ioctl/enable
+}
+
+# vmsix.profile=1: per window, each traced ioctl's calls and the
+# microseconds they took (enter to return, on the same thread), and the
+# vCPU threads' time out of KVM_RUN, from each return to the next call
+# (QEMU handling the exit, the ioctls it made included):
+#   PAYLOAD-PROFILE WINDOW NAME CALLS US ... userspace RETURNS US
+profile_windows() {
+    echo 0 > $tr/events/syscalls/sys_exit_ioctl/enable
+    awk -v ioctls="$IOCTLS $PROFILE_IOCTLS" '
+    function hex(s) {
+        s = tolower(s)
+        sub(/^0x/, "", s)
+        sub(/^0+/, "", s)
+        return s
+    }
+    BEGIN {
+        n = split(ioctls, kv, " ")
+        for (i = 1; i <= n; i++) {
+            split(kv[i], p, "=")
+            names[i] = p[1]
+            cmd[hex(p[2])] = i
+            if (p[1] == "KVM_RUN") { run = i }
+        }
+    }
+    # "COMM-TID [CPU] FLAGS SECONDS: EVENT": COMM may have spaces (CPU 0/KVM)
+    {
+        if (!match($0, /-[0-9]+ +\[[0-9]+\]/)) { next }
+        tid = substr($0, RSTART + 1, RLENGTH - 1)
+        sub(/ .*/, "", tid)
+        if (!match($0, /[0-9]+\.[0-9]+: /)) { next }
+        ts = substr($0, RSTART, RLENGTH - 2) + 0
+    }
+    /tracing_mark_write: VMSIX-MARK / {
+        win = $NF
+        if (!(win in seen)) { seen[win] = 1; order[++nwin] = win }
+        next
+    }
+    /sys_ioctl\(/ && match($0, /cmd: (0x)?[0-9a-f]+/) {
+        c = hex(substr($0, RSTART + 5, RLENGTH - 5))
+        if (!(c in cmd)) { next }
+        busy[tid] = cmd[c]
+        since[tid] = ts
+        if (cmd[c] == run && (tid in out)) {
+            if (win != "") { user[win] += ts - out[tid]; returns[win]++ }
+            delete out[tid]
+        }
+        next
+    }
+    /sys_ioctl -> / && (tid in busy) {
+        k = busy[tid]
+        if (win != "") { calls[win, k]++; took[win, k] += ts - since[tid] }
+        if (k == run) { out[tid] = ts }
+        delete busy[tid]
+    }
+    END {
+        for (w = 1; w <= nwin; w++) {
+            x = order[w]
+            printf "PAYLOAD-PROFILE %s", x
+            for (i = 1; i <= n; i++) {
+                printf " %s %d %d", names[i], calls[x, i], took[x, i] * 1e6
+            }
+            printf " userspace %d %d\n", returns[x], user[x] * 1e6
+        }
+    }' $tr/trace
 }
 
 # L2's console, prefixed; a mark goes into the trace before the payload
@@ -300,6 +371,7 @@ echo $? > /tmp/l2.rc
 wait $relay_pid
 say "l2-exit $(cat /tmp/l2.rc)"
 count_windows
+[ -z "$profile" ] || profile_windows
 dmesg | grep -iE 'vfio|smmu|its' | tail -n 10 | sed 's/^/L1-DMESG-END| /'
 # Whether KVM forwards MSIs to L2 as vLPIs (VMSIX_PAYLOAD_GIC=4)
 dmesg | grep -m1 -E 'kvm \[[0-9]+\]: GICv4(\.1)? support' | sed 's/^/L1-DMESG-END| /'
