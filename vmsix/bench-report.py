@@ -68,9 +68,9 @@ def ns(run, result, field, scale):
 def slowdown(run):
     # a measurement whether or not the unmask's count after it passed
     r = run["results"].get("n-masked-storm")
-    if r is None or not int(r.get("storm_reads", 0)):
+    if r is None or not int(r.get("storm_per_s", 0)):
         return None
-    return float("%.3g" % (int(r["quiet_reads"]) / int(r["storm_reads"])))
+    return float("%.3g" % (int(r["quiet_per_s"]) / int(r["storm_per_s"])))
 
 
 def per_pair_ioctls(run):

@@ -5,8 +5,8 @@
 # usage: vmsix/bench.sh [--quick]
 #
 # For each L1 QEMU and each table size, one payload run
-# (tests/nested/payload/nested.sh) of scenarios a and g (and d where the
-# table has a vector 1000): enabling every vector, enabling and unmasking
+# (tests/nested/payload/nested.sh) of scenarios a, g and n (and d where
+# the table has a vector 1000): enabling every vector, enabling and unmasking
 # every vector, mask+unmask pairs of one vector, raise-to-LPI latency,
 # the function mask toggled with every vector live, the first unmask of
 # vector 1000 while 0-7 fire, and what a masked vector's storm costs the

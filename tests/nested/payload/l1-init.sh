@@ -97,9 +97,9 @@ profile_windows() {
             x = order[w]
             printf "PAYLOAD-PROFILE %s", x
             for (i = 1; i <= n; i++) {
-                printf " %s %d %d", names[i], calls[x, i], took[x, i] * 1e6
+                printf " %s %d %.0f", names[i], calls[x, i], took[x, i] * 1e6
             }
-            printf " userspace %d %d\n", returns[x], user[x] * 1e6
+            printf " userspace %d %.0f\n", returns[x], user[x] * 1e6
         }
     }' $tr/trace
 }

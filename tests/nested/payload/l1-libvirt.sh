@@ -120,7 +120,7 @@ lv_payload_line() {
         esac
         [ "$m" = end ] && return 1
         [ -z "$refuse" ] || refuse_at_mark "$m"
-        echo >&3 ;;
+        echo >&3 || fail "libvirt: L2 took no acknowledgement at $m" ;;
     esac
 }
 # The Linux L2's sync points (vmsix.libvirt_l2=e1000e): each recorded and
@@ -132,7 +132,7 @@ lv_linux_line() {
         tag=${1##*NESTED-L2-SYNC }
         lv_record "$tag"
         [ "$tag" = after ] && return 1
-        echo >&3 ;;
+        echo >&3 || fail "libvirt: L2 took no acknowledgement at $tag" ;;
     *NESTED-L2\ FAIL\ *) fail "libvirt: L2 failed: ${1#*NESTED-L2 FAIL }" ;;
     esac
 }

@@ -11,7 +11,8 @@
 #        tests/nested/payload/nested.sh libvirt FLAVOR [VECTORS|e1000e]
 #        tests/nested/payload/nested.sh table
 #   VECTORS   the device's MSI-X vectors (default 2048)
-#   ONLY      the payload's scenario letters to run, e.g. "de" (default all)
+#   ONLY      the payload's scenario letters to run, e.g. "de" (default
+#             all but n, which runs only when named)
 #   VMSIX_PAYLOAD_AUTO_US   scenario d's raiser period in L2 (default 50000)
 #   VMSIX_PAYLOAD_PROFILE   1: L1 also times each traced ioctl and its vCPU
 #                           threads' time out of KVM_RUN, per window
@@ -535,7 +536,7 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.g_pairs=${VMSIX_PAYLOAD_G_PAIRS:-1000} vmsix.g_raises=${VMSIX_PAYLOAD_G_RAISES:-200} vmsix.g_toggles=${VMSIX_PAYLOAD_G_TOGGLES:-2} vmsix.watchdog=$l2_watchdog vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} ${VMSIX_PAYLOAD_PROFILE:+vmsix.profile=1} ${VMSIX_NESTED_APPEND:-}" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.g_pairs=${VMSIX_PAYLOAD_G_PAIRS:-1000} vmsix.g_raises=${VMSIX_PAYLOAD_G_RAISES:-200} vmsix.g_toggles=${VMSIX_PAYLOAD_G_TOGGLES:-2} vmsix.watchdog=$l2_watchdog vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} $([ "${VMSIX_PAYLOAD_PROFILE:-}" != 1 ] || echo vmsix.profile=1) ${VMSIX_NESTED_APPEND:-}" \
     "${l0_devs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
