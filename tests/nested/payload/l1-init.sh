@@ -22,6 +22,28 @@ tr=/sys/kernel/tracing
 IOCTLS="VFIO_DEVICE_SET_IRQS=0x3b6e KVM_IRQFD=0x4020ae76 KVM_SET_GSI_ROUTING=0x4008ae6a KVM_SIGNAL_MSI=0x4020aea5"
 # ...and for the profile, the vCPUs' own
 PROFILE_IOCTLS="KVM_RUN=0xae80"
+# What the awk programs on the trace share: hex(S), the trace's numbers
+# (in hex, zero-padded, with or without 0x) as one spelling, and
+# ioctl_names(LIST), which sets names[I] and cmd[HEX] = I for each
+# NAME=NUMBER of LIST and returns how many there are
+AWK_IOCTLS='
+function hex(s) {
+    s = tolower(s)
+    sub(/^0x/, "", s)
+    sub(/^0+/, "", s)
+    return s
+}
+function ioctl_names(list,    kv, p, i, n) {
+    n = split(list, kv, " ")
+    for (i = 1; i <= n; i++) {
+        split(kv[i], p, "=")
+        names[i] = p[1]
+        cmd[hex(p[2])] = i
+    }
+    return n
+}
+'
+
 profile=
 [ "$(arg profile)" = 1 ] && profile=1
 trace_ioctls() {
@@ -46,20 +68,11 @@ trace_ioctls() {
 #   PAYLOAD-PROFILE WINDOW NAME CALLS US ... userspace RETURNS US
 profile_windows() {
     echo 0 > $tr/events/syscalls/sys_exit_ioctl/enable
-    awk -v ioctls="$IOCTLS $PROFILE_IOCTLS" '
-    function hex(s) {
-        s = tolower(s)
-        sub(/^0x/, "", s)
-        sub(/^0+/, "", s)
-        return s
-    }
+    awk -v ioctls="$IOCTLS $PROFILE_IOCTLS" "$AWK_IOCTLS"'
     BEGIN {
-        n = split(ioctls, kv, " ")
+        n = ioctl_names(ioctls)
         for (i = 1; i <= n; i++) {
-            split(kv[i], p, "=")
-            names[i] = p[1]
-            cmd[hex(p[2])] = i
-            if (p[1] == "KVM_RUN") { run = i }
+            if (names[i] == "KVM_RUN") { run = i }
         }
     }
     # "COMM-TID [CPU] FLAGS SECONDS: EVENT": COMM may have spaces (CPU 0/KVM)
@@ -201,21 +214,9 @@ count_windows() {
     lost=$(sed -n 's/^# entries-in-buffer\/entries-written: \([0-9]*\)\/\([0-9]*\).*/\1 \2/p' $tr/trace |
         awk '{ print $2 - $1 }')
     say "ioctl-trace lost ${lost:-unknown}"
-    awk -v ioctls="$IOCTLS" '
-    # The trace prints numbers in hex, zero-padded, with or without 0x.
-    function hex(s) {
-        s = tolower(s)
-        sub(/^0x/, "", s)
-        sub(/^0+/, "", s)
-        return s
-    }
+    awk -v ioctls="$IOCTLS" "$AWK_IOCTLS"'
     BEGIN {
-        n = split(ioctls, kv, " ")
-        for (i = 1; i <= n; i++) {
-            split(kv[i], p, "=")
-            names[i] = p[1]
-            cmd[hex(p[2])] = i
-        }
+        n = ioctl_names(ioctls)
         names[n + 1] = "replay"
         names[n + 2] = "pba_untrapped"
         names[n + 3] = "pba_trapped"
