@@ -813,7 +813,8 @@ static struct spread g_spread(uint32_t n)
  */
 static void scenario_g(struct tdev *t)
 {
-    const uint32_t pairs = opt_g_pairs, toggles = 64, fm_toggles = opt_g_toggles;
+    const uint32_t pairs = opt_g_pairs, toggles = 64;
+    const uint32_t fm_toggles = opt_g_toggles;
     uint32_t v = 0, i, lpi = t->lpi;
     uint64_t t0, dt_pairs, t_all;
     uint64_t start_total;
