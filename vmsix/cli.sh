@@ -46,14 +46,25 @@ summary() {
     /usr/bin/python3 - "$VMSIX_BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
+failures = []
 for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
+    t = json.loads(line)
+    r = t["result"]
     if r in ("OK", "EXPECTEDFAIL"):
         passed += 1
     elif r == "SKIP":
         skipped += 1
     else:
         failed += 1
+        failures.append(t)
+# CI keeps only the end of the output: name what failed, with the end of
+# its log, just above the count.
+for t in failures:
+    print("\nFAILED %s (%s, %.0f s), the end of its output:" %
+          (t["name"], t["result"], t.get("duration", 0)))
+    out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+    for line in out.splitlines()[-15:]:
+        print("    " + line[:160])
 print("%d passed, %d failed" % (passed, failed) +
       (", %d skipped" % skipped if skipped else ""))
 sys.exit(1 if failed else 0)
