@@ -7,6 +7,8 @@
 # and prints the ioctl counts once L2 has exited.  Every line meant for the
 # host's checks starts with NESTED-.
 . /etc/nested/scenarios.sh
+# shellcheck source=tests/nested/l1-qmp.sh
+. /etc/nested/l1-qmp.sh
 nested_guest_init NESTED-L1
 
 # Sum of the CPU columns of L1's vfio MSI-X (or MSI) lines for the device.
@@ -49,21 +51,12 @@ census() {
 # x-query-msix (SCN_QMP_ARGS: its arguments) and prints each line up to the
 # reply, the events that came before it included, as
 # "NESTED-L1-QMP TAG LINE".
-qmp_send() {    # qmp_send TAG COMMAND
-    echo "$2" > /tmp/qmp.in
-    while IFS= read -r reply <&4; do
-        echo "NESTED-L1-QMP $1 $reply"
-        case "$reply" in *'"return"'*|*'"error"'*) return 0 ;; esac
-    done
-    say "FAIL QMP: no reply to $2"
-}
 qmp_query() {
-    if [ -z "$qmp_opened" ]; then
-        qmp_opened=1
-        exec 4</tmp/qmp.out
-        qmp_send "$1" '{"execute": "qmp_capabilities"}'
-    fi
-    qmp_send "$1" "{\"execute\": \"x-query-msix\"$SCN_QMP_ARGS}"
+    local cmd="{\"execute\": \"x-query-msix\"$SCN_QMP_ARGS}"
+
+    qmp_open "NESTED-L1-QMP $1 " ||
+        { say "FAIL QMP: no reply to qmp_capabilities"; return; }
+    qmp_command "NESTED-L1-QMP $1 " "$cmd" || say "FAIL QMP: no reply to $cmd"
 }
 
 # Relay L2's console; at "NESTED-L2-SYNC TAG" print L1's view, then let
@@ -169,11 +162,10 @@ if [ -n "$SCN_L1_TAP" ]; then
 fi
 
 mkfifo /tmp/l2-input /tmp/hmp.in /tmp/hmp.out
-qmp_on= qmp_opened= qmp_args=
+qmp_on= qmp_args=
 if [ "$flavor" = fork ] && [ -n "$SCN_QMP" ]; then
     qmp_on=1
-    mkfifo /tmp/qmp.in /tmp/qmp.out
-    qmp_args="-chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control"
+    qmp_args=$(qmp_monitor_args)
 fi
 # Only the lifecycle scenario has a monitor there; drain what it says
 cat /tmp/hmp.out > /tmp/hmp.log &

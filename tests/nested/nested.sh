@@ -73,10 +73,11 @@ images() {
         # bookworm's libc (strace's) and replace it
         mapfile -t qemu_files < <(nested_qemu_files "$flavor")
         [ ${#qemu_files[@]} -gt 0 ] || vmsix_die "no QEMU for $flavor"
-        make_image "$work/l1-$flavor.cpio" "$here/l1-init.sh" "$here/scenarios.sh" \
+        make_image "$work/l1-$flavor.cpio" "$here/l1-init.sh" "$here/scenarios.sh" "$here/l1-qmp.sh" \
             "${qemu_files[0]%%=*}" "$work/l2.cpio" "$kernel" "$busybox" "$strace/usr/bin/strace" -- \
             "$here/l1-init.sh" $NESTED_L1_MODULES -- \
             "$here/scenarios.sh=/etc/nested/scenarios.sh" \
+            "$here/l1-qmp.sh=/etc/nested/l1-qmp.sh" \
             "$kernel=/l2/Image" "$work/l2.cpio=/l2/initrd.cpio" \
             "$strace/usr/bin/strace=/bin/strace" \
             "$libc/lib/ld-linux-aarch64.so.1=/lib/ld-linux-aarch64.so.1" \

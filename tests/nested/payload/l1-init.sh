@@ -8,6 +8,8 @@
 # of L1's QEMU instead, each served by its own vmsix-ivshmem-server.
 # shellcheck source=tests/nested/scenarios.sh
 . /etc/nested/scenarios.sh
+# shellcheck source=tests/nested/l1-qmp.sh
+. /etc/nested/l1-qmp.sh
 nested_guest_init PAYLOAD-L1
 
 say "start flavor=$(arg flavor) kernel=$(uname -r)"
@@ -119,23 +121,15 @@ profile_windows() {
 
 # L2's console, prefixed; a mark goes into the trace before the payload
 # is told to go on, and so do the fork's trace lines that are counted.
-# With several devices the fork's QEMU has a QMP monitor on the pipe
-# /tmp/qmp.{in,out}: qmp COMMAND sends it and prints every line up to
-# the reply ("QMP| "), the events that came before it included.
-qmp_open() {
-    [ -z "$qmp_opened" ] || return 0
-    qmp_opened=1
-    exec 4</tmp/qmp.out
-    qmp '{"execute": "qmp_capabilities"}'
+# With several devices the fork's QEMU has a QMP monitor
+# (tests/nested/l1-qmp.sh): qmp COMMAND prints every line up to the
+# reply after "QMP| ".
+qmp_start() {
+    qmp_open "QMP| " || fail "QMP: no reply to qmp_capabilities"
 }
 qmp() {
-    local reply
-    echo "$1" > /tmp/qmp.in
-    while IFS= read -r reply <&4; do
-        echo "QMP| $reply"
-        case "$reply" in *'"return"'*|*'"error"'*) return 0 ;; esac
-    done
-    fail "QMP: no reply to $1"
+    qmp_start
+    qmp_command "QMP| " "$1" || fail "QMP: no reply to $1"
 }
 # At the end, each device's totals (count 1: not 2048 vectors' worth)
 qmp_totals() {
@@ -171,8 +165,8 @@ refuse_at_mark() {
 qmp_at_mark() {
     [ -n "$qmp_on" ] || return 0
     case "$1" in
-    a) qmp_open ;;
-    end) qmp_open; qmp_totals ;;
+    a) qmp_start ;;
+    end) qmp_totals ;;
     esac
 }
 
@@ -331,11 +325,11 @@ if [ -n "$refuse" ]; then
     exec 5<>/tmp/refuse.ack
     launcher="/bin/vmsix-refuse /tmp/refuse.ctl /tmp/refuse.ack"
 fi
-qmp_on= qmp_opened=
+qmp_on=
 if [ "$(arg flavor)" = fork ] && { [ "$(arg devices)" != 1 ] || [ -n "$refuse" ]; }; then
     qmp_on=1
-    mkfifo /tmp/qmp.in /tmp/qmp.out
-    set -- "$@" -chardev pipe,id=qmp,path=/tmp/qmp -mon chardev=qmp,mode=control
+    # shellcheck disable=SC2046
+    set -- "$@" $(qmp_monitor_args)
 fi
 # The fork also traces each pending MSI it hands to KVM at an unmask,
 # when it stops and starts trapping the PBA, and whether it resends

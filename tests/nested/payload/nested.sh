@@ -520,6 +520,7 @@ fi
 "$VMSIX_TOP/vmsix/initramfs.sh" "$out/l1-$flavor.cpio" "$here/l1-init.sh" \
     $NESTED_L1_MODULES -- \
     "$VMSIX_TOP/tests/nested/scenarios.sh=/etc/nested/scenarios.sh" \
+    "$VMSIX_TOP/tests/nested/l1-qmp.sh=/etc/nested/l1-qmp.sh" \
     "$img=/l2/payload.img" "$ivserver=/bin/vmsix-ivshmem-server" "$refuser=/bin/vmsix-refuse" \
     "${qemu[@]}" ${extra[@]+"${extra[@]}"}
 
