@@ -136,7 +136,7 @@ static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
         return;
     }
     if (trap) {
-        timer_del(vdev->msix_pba_timer);
+        /* A hold-off still running finds the PBA trapped when it ends */
         if (!pba->enabled) {
             vfio_pci_msix_set_pba_trap(vdev, true);
         }
@@ -146,9 +146,17 @@ static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
         return;
     }
     if (vdev->msix_pba_holdoff) {
-        timer_mod(vdev->msix_pba_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-                  VFIO_MSIX_PBA_UNTRAP_HOLDOFF_MS);
+        /*
+         * Only the deadline moves: the timer, armed once, looks at it
+         * when it fires.  Moving the timer at every unmask would wake
+         * the main loop each time, and it would then wait for the BQL
+         * this vCPU holds.
+         */
+        vdev->msix_pba_untrap_at = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                                   VFIO_MSIX_PBA_UNTRAP_HOLDOFF_MS;
+        if (!timer_pending(vdev->msix_pba_timer)) {
+            timer_mod(vdev->msix_pba_timer, vdev->msix_pba_untrap_at);
+        }
         trace_vfio_msix_pba_disable_deferred(vdev->vbasedev.name);
         return;
     }
@@ -156,12 +164,16 @@ static void vfio_pci_msix_update_pba_trap(VFIOPCIDevice *vdev)
     vdev->msix_pba_holdoff = true;
 }
 
-/* The vectors were left alone for the hold-off */
+/* The hold-off ran out, unless the guest unmasked a vector since */
 static void vfio_pci_msix_pba_holdoff_expired(void *opaque)
 {
     VFIOPCIDevice *vdev = opaque;
 
-    if (vdev->interrupt == VFIO_INT_MSIX &&
+    if (qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) < vdev->msix_pba_untrap_at) {
+        timer_mod(vdev->msix_pba_timer, vdev->msix_pba_untrap_at);
+        return;
+    }
+    if (vdev->interrupt == VFIO_INT_MSIX && vdev->pdev.msix_pba_mmio.enabled &&
         vfio_msix_engine_pba_quiet(vdev->msix_engine)) {
         vfio_pci_msix_set_pba_trap(vdev, false);
     }
@@ -287,7 +299,11 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     unsigned i;
 
     vdev->interrupt = VFIO_INT_MSIX;
+    /* The first untrap of this enable goes at once (above) */
     vdev->msix_pba_holdoff = false;
+    if (vdev->msix_pba_timer) {
+        timer_del(vdev->msix_pba_timer);
+    }
     vfio_pci_msi_follow_vlpis(vdev);
     /* Without a use count, msix_notify() drops the vector's MSIs */
     for (i = 0; i < vdev->msix->entries; i++) {
