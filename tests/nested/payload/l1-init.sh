@@ -46,8 +46,12 @@ function ioctl_names(list,    kv, p, i, n) {
 }
 '
 
+# vmsix.profile=1 times the ioctls above; 2 also every syscall of every
+# thread (raw_syscalls), to see where QEMU's own time goes
 profile=
-[ "$(arg profile)" = 1 ] && profile=1
+case "$(arg profile)" in
+1 | 2) profile=$(arg profile) ;;
+esac
 trace_ioctls() {
     local f= i
     mount -t tracefs tracefs $tr || fail "mount tracefs"
@@ -61,6 +65,14 @@ trace_ioctls() {
     echo 1 > $tr/events/syscalls/sys_enter_ioctl/enable
     # The profile (vmsix.profile=1) times each call to its return
     [ -z "$profile" ] || echo 1 > $tr/events/syscalls/sys_exit_ioctl/enable
+}
+# ...every syscall only in the window vmsix.profile_window names (default
+# g-mask-unmask): a whole run's would be more than L1 can go through
+profile_syscalls_at() {
+    local on=0 w
+    w=$(arg profile_window)
+    [ "$1" = "${w:-g-mask-unmask}" ] && on=1
+    echo $on > $tr/events/raw_syscalls/enable
 }
 
 # vmsix.profile=1: per window, each traced ioctl's calls and the
@@ -115,6 +127,50 @@ profile_windows() {
                 printf " %s %d %.0f", names[i], calls[x, i], took[x, i] * 1e6
             }
             printf " userspace %d %.0f\n", returns[x], user[x] * 1e6
+        }
+    }' $tr/trace
+    [ "$profile" != 2 ] || profile_syscalls
+}
+
+# vmsix.profile=2: per window and thread name, each syscall's calls and
+# the microseconds from its entry to its return (arm64 numbers, a few
+# named; spaces in thread names as "_"):
+#   PAYLOAD-SYSCALLS WINDOW THREAD SYSCALL CALLS US
+profile_syscalls() {
+    echo 0 > $tr/events/raw_syscalls/enable
+    awk '
+    BEGIN {
+        split("21=epoll_ctl 22=epoll_pwait 29=ioctl 63=read 64=write " \
+              "66=writev 73=ppoll 98=futex 113=clock_gettime " \
+              "124=sched_yield 226=mprotect 233=madvise", kv, " ")
+        for (i in kv) { split(kv[i], p, "="); sysname[p[1]] = p[2] }
+    }
+    /tracing_mark_write: VMSIX-MARK / { win = $NF; next }
+    / sys_(enter|exit): NR / {
+        if (!match($0, /-[0-9]+ +\[[0-9]+\]/)) { next }
+        head = substr($0, 1, RSTART - 1)
+        tid = substr($0, RSTART + 1, RLENGTH - 1)
+        sub(/ .*/, "", tid)
+        sub(/^ +/, "", head)
+        gsub(/ /, "_", head)
+        if (!match($0, /[0-9]+\.[0-9]+: /)) { next }
+        ts = substr($0, RSTART, RLENGTH - 2) + 0
+        match($0, /NR [0-9]+/)
+        nr = substr($0, RSTART + 3, RLENGTH - 3)
+        if ($0 ~ / sys_enter: /) { at[tid] = ts; what[tid] = nr; next }
+        if (!(tid in at) || win == "") { delete at[tid]; next }
+        name = (what[tid] in sysname) ? sysname[what[tid]] : "nr" what[tid]
+        k = win SUBSEP head SUBSEP name
+        if (!(k in calls)) { keys[++nk] = k }
+        calls[k]++
+        took[k] += ts - at[tid]
+        delete at[tid]
+    }
+    END {
+        for (i = 1; i <= nk; i++) {
+            split(keys[i], f, SUBSEP)
+            printf "PAYLOAD-SYSCALLS %s %s %s %d %.0f\n", f[1], f[2], f[3],
+                calls[keys[i]], took[keys[i]] * 1e6
         }
     }' $tr/trace
 }
@@ -189,6 +245,7 @@ relay() {
         case "$line" in
         VMSIX-MARK\ *)
             echo "$line" > $tr/trace_marker
+            [ "$profile" != 2 ] || profile_syscalls_at "${line#VMSIX-MARK }"
             qmp_at_mark "${line#VMSIX-MARK }"
             [ -z "$refuse" ] || refuse_at_mark "${line#VMSIX-MARK }"
             [ -z "$ivshmem" ] || ivshmem_at_mark "${line#VMSIX-MARK }"
@@ -333,9 +390,12 @@ if [ "$(arg flavor)" = fork ] && { [ "$(arg devices)" != 1 ] || [ -n "$refuse" ]
 fi
 # The fork also traces each pending MSI it hands to KVM at an unmask,
 # when it stops and starts trapping the PBA, and whether it resends
-# MSIs for vLPIs the host may drop (GICv4).
+# MSIs for vLPIs the host may drop (GICv4).  Only what is counted: a
+# trace line costs the QEMU measured a write, and L1 the relay's work,
+# and the untrap's deferral comes at every unmask.
 [ "$(arg flavor)" = fork ] &&
-    set -- "$@" -trace msix_eventfds_replay -trace 'vfio_msix_pba_*' \
+    set -- "$@" -trace msix_eventfds_replay -trace vfio_msix_pba_enable \
+        -trace vfio_msix_pba_disable \
         -trace 'msix_eventfds_vlpi_*'
 # ...and, with several devices or refusals, each vector it serves
 # itself, each host refusal and each time it asks the host again.

@@ -16,7 +16,9 @@
 #   VMSIX_PAYLOAD_AUTO_US   scenario d's raiser period in L2 (default 50000)
 #   VMSIX_PAYLOAD_PROFILE   1: L1 also times each traced ioctl and its vCPU
 #                           threads' time out of KVM_RUN, per window
-#                           (PAYLOAD-PROFILE lines, docs/devel/vmsix-bench.rst)
+#                           (PAYLOAD-PROFILE lines, docs/devel/vmsix-bench.rst);
+#                           2: and every syscall of every thread
+#                           (PAYLOAD-SYSCALLS lines)
 #   VMSIX_PAYLOAD_G_PAIRS, VMSIX_PAYLOAD_G_RAISES, VMSIX_PAYLOAD_G_TOGGLES
 #                           scenario g's mask+unmask pairs, raises and
 #                           function-mask toggles (default 1000, 200 and
@@ -537,11 +539,11 @@ timeout "${VMSIX_NESTED_TIMEOUT:-900}" "$l0_qemu" \
     -cpu max -accel tcg,thread=multi -smp 2 -m 3G \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$out/l1-$flavor.cpio" \
-    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.g_pairs=${VMSIX_PAYLOAD_G_PAIRS:-1000} vmsix.g_raises=${VMSIX_PAYLOAD_G_RAISES:-200} vmsix.g_toggles=${VMSIX_PAYLOAD_G_TOGGLES:-2} vmsix.watchdog=$l2_watchdog vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} $([ "${VMSIX_PAYLOAD_PROFILE:-}" != 1 ] || echo vmsix.profile=1) ${VMSIX_NESTED_APPEND:-}" \
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet vmsix.flavor=$flavor vmsix.vectors=$vectors vmsix.devices=$devices vmsix.auto_us=${VMSIX_PAYLOAD_AUTO_US:-50000} vmsix.g_pairs=${VMSIX_PAYLOAD_G_PAIRS:-1000} vmsix.g_raises=${VMSIX_PAYLOAD_G_RAISES:-200} vmsix.g_toggles=${VMSIX_PAYLOAD_G_TOGGLES:-2} vmsix.watchdog=$l2_watchdog vmsix.only=$only ${ivshmem:+vmsix.ivshmem=1} $l1_gic_append ${vfio_opts:+vmsix.vfio=$vfio_opts} ${refuse:+vmsix.refuse=$refuse} ${libvirt:+vmsix.libvirt=1 vmsix.libvirt_l2=$libvirt_l2} ${VMSIX_PAYLOAD_PROFILE:+vmsix.profile=$VMSIX_PAYLOAD_PROFILE} ${VMSIX_NESTED_APPEND:-}" \
     "${l0_devs[@]}" </dev/null >"$log.raw" 2>&1 || rc=$?
 tr -d '\r' <"$log.raw" >"$log"
 rm -f "$log.raw"
-grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|PAYLOAD-PROFILE|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-payload|d-grow|[0-9]+ passed))' "$log" || true
+grep -E '^(PAYLOAD-L1|PAYLOAD-WINDOW|PAYLOAD-PROFILE|PAYLOAD-SYSCALLS|L2\| (PASS|FAIL|SKIP|VMSIX-SUMMARY|vmsix-payload|d-grow|[0-9]+ passed))' "$log" || true
 {
     sed -n 's/^L2| \(VMSIX-RESULT .*\)/\1/p' "$log"
     grep '^PAYLOAD-WINDOW ' "$log" || true

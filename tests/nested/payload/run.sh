@@ -92,7 +92,7 @@ direct|direct-eventfd)
     fi
     for s in a-vectors-16 a-vectors-256 a-vectors-2048 b-vector-mask \
              c-function-mask e-change-masked f-bridge-01-00-0 \
-             g-mask-unmask g-raise-latency g-enable-unmask-all \
+             g-emulated-read g-mask-unmask g-raise-latency g-enable-unmask-all \
              g-toggle-live g-function-mask-live l-pending-vector-mask l-pending-function-mask \
              l-pending-message-change l-pending-masked-poll \
              l-pending-wfi-other-cpu; do
