@@ -299,11 +299,7 @@ void vfio_pci_msix_enable(VFIOPCIDevice *vdev)
     unsigned i;
 
     vdev->interrupt = VFIO_INT_MSIX;
-    /* The first untrap of this enable goes at once (above) */
     vdev->msix_pba_holdoff = false;
-    if (vdev->msix_pba_timer) {
-        timer_del(vdev->msix_pba_timer);
-    }
     vfio_pci_msi_follow_vlpis(vdev);
     /* Without a use count, msix_notify() drops the vector's MSIs */
     for (i = 0; i < vdev->msix->entries; i++) {
@@ -339,6 +335,10 @@ bool vfio_pci_msix_disable(VFIOPCIDevice *vdev)
     }
     vdev->interrupt = VFIO_INT_NONE;
     vfio_pci_msix_update_pba_trap(vdev);
+    /* A hold-off still running would find nothing to untrap */
+    if (vdev->msix_pba_timer) {
+        timer_del(vdev->msix_pba_timer);
+    }
     trace_vfio_msix_disable(vdev->vbasedev.name);
     return true;
 }
