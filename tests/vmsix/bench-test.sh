@@ -6,9 +6,10 @@
 #   report  bench-report.py on made-up runs: a complete one, one L0 ended
 #           at the cap, one that failed; every figure, "> cap", the
 #           ratios, the plots
-#   quick   ./qemu-vmsix bench --quick in the nested stack: fork and
-#           stock each give every figure of their 16-vector run, and the
-#           fork passes every scenario
+#   quick   ./qemu-vmsix bench --quick in the nested stack: a run L0 ends
+#           at the cap is reported as capped; fork and stock each give
+#           every figure of their 16-vector run, and the fork passes
+#           every scenario
 set -euo pipefail
 . "$(dirname "$0")/../../vmsix/lib.sh"
 
@@ -119,6 +120,12 @@ report)
         fail "the failed run's row"
     ;;
 quick)
+    # A run that L0 ends at the cap is "capped" and "> cap", not failed
+    VMSIX_BENCH_CAP=8 VMSIX_BENCH_QEMUS=stock "$VMSIX_TOP/vmsix/bench.sh" --quick
+    grep -qx 'status capped' "$VMSIX_BUILD/bench/runs/stock-16-agn.run" ||
+        fail "a run ended at the cap: $(grep status "$VMSIX_BUILD/bench/runs/stock-16-agn.run")"
+    grep -q '^| stock | 16 | capped | ' "$VMSIX_BUILD/bench/table.md" ||
+        fail "table.md does not list the run as capped"
     "$VMSIX_TOP/vmsix/bench.sh" --quick
     check_report "$VMSIX_BUILD/bench" fork stock
     grep -q '^| vectors | fork | stock | fork/stock |$' "$VMSIX_BUILD/bench/table.md" ||
