@@ -35,6 +35,20 @@ function hex(s) {
     sub(/^0+/, "", s)
     return s
 }
+# trace_line(LINE): the name of its thread (spaces as "_"), TID and seconds in
+# comm, tid and ts, from "COMM-TID [CPU] FLAGS SECONDS: EVENT" (COMM may
+# have spaces: "CPU 0/KVM"); 0 if LINE is no event
+function trace_line(line) {
+    if (!match(line, /-[0-9]+ +\[[0-9]+\]/)) { return 0 }
+    comm = substr(line, 1, RSTART - 1)
+    sub(/^ +/, "", comm)
+    gsub(/ /, "_", comm)
+    tid = substr(line, RSTART + 1, RLENGTH - 1)
+    sub(/ .*/, "", tid)
+    if (!match(line, /[0-9]+\.[0-9]+: /)) { return 0 }
+    ts = substr(line, RSTART, RLENGTH - 2) + 0
+    return 1
+}
 function ioctl_names(list,    kv, p, i, n) {
     n = split(list, kv, " ")
     for (i = 1; i <= n; i++) {
@@ -89,14 +103,7 @@ profile_windows() {
             if (names[i] == "KVM_RUN") { run = i }
         }
     }
-    # "COMM-TID [CPU] FLAGS SECONDS: EVENT": COMM may have spaces (CPU 0/KVM)
-    {
-        if (!match($0, /-[0-9]+ +\[[0-9]+\]/)) { next }
-        tid = substr($0, RSTART + 1, RLENGTH - 1)
-        sub(/ .*/, "", tid)
-        if (!match($0, /[0-9]+\.[0-9]+: /)) { next }
-        ts = substr($0, RSTART, RLENGTH - 2) + 0
-    }
+    !trace_line($0) { next }
     /tracing_mark_write: VMSIX-MARK / {
         win = $NF
         if (!(win in seen)) { seen[win] = 1; order[++nwin] = win }
@@ -138,7 +145,7 @@ profile_windows() {
 #   PAYLOAD-SYSCALLS WINDOW THREAD SYSCALL CALLS US
 profile_syscalls() {
     echo 0 > $tr/events/raw_syscalls/enable
-    awk '
+    awk "$AWK_IOCTLS"'
     BEGIN {
         split("21=epoll_ctl 22=epoll_pwait 29=ioctl 63=read 64=write " \
               "66=writev 73=ppoll 98=futex 113=clock_gettime " \
@@ -146,21 +153,13 @@ profile_syscalls() {
         for (i in kv) { split(kv[i], p, "="); sysname[p[1]] = p[2] }
     }
     /tracing_mark_write: VMSIX-MARK / { win = $NF; next }
-    / sys_(enter|exit): NR / {
-        if (!match($0, /-[0-9]+ +\[[0-9]+\]/)) { next }
-        head = substr($0, 1, RSTART - 1)
-        tid = substr($0, RSTART + 1, RLENGTH - 1)
-        sub(/ .*/, "", tid)
-        sub(/^ +/, "", head)
-        gsub(/ /, "_", head)
-        if (!match($0, /[0-9]+\.[0-9]+: /)) { next }
-        ts = substr($0, RSTART, RLENGTH - 2) + 0
+    / sys_(enter|exit): NR / && trace_line($0) {
         match($0, /NR [0-9]+/)
         nr = substr($0, RSTART + 3, RLENGTH - 3)
         if ($0 ~ / sys_enter: /) { at[tid] = ts; what[tid] = nr; next }
         if (!(tid in at) || win == "") { delete at[tid]; next }
         name = (what[tid] in sysname) ? sysname[what[tid]] : "nr" what[tid]
-        k = win SUBSEP head SUBSEP name
+        k = win SUBSEP comm SUBSEP name
         if (!(k in calls)) { keys[++nk] = k }
         calls[k]++
         took[k] += ts - at[tid]
