@@ -38,12 +38,16 @@ hmp() {
     echo "$cmd" > /tmp/hmp.in
 }
 
-# storm: what L1's QEMU holds, which must not grow from cycle to cycle
+# storm: what L1's QEMU holds, which must not grow from cycle to cycle;
+# its open files counted by what they are, so a census that grew says
+# what grew
 census() {
     pid=$(pidof qemu-system-aarch64)
     [ -n "$pid" ] && [ -d "/proc/$pid/fd" ] ||
         { say "FAIL census $1: no QEMU process"; return; }
-    say "census $1 fds $(ls /proc/"$pid"/fd | wc -l) threads $(ls /proc/"$pid"/task | wc -l)"
+    links=$(for f in /proc/"$pid"/fd/*; do readlink "$f"; done | sed 's/:\[[0-9]*\]$//')
+    kinds=$(echo "$links" | sort | uniq -c | awk '{ printf " %s=%s", $2, $1 }')
+    say "census $1 fds $(echo "$links" | grep -c .) threads $(ls /proc/"$pid"/task | wc -l) kinds$kinds"
 }
 
 # The fork's QEMU has a QMP monitor on /tmp/qmp.{in,out} in the scenarios

@@ -155,12 +155,20 @@ lease_before_reset() {
         has '^NESTED-L1 hmp system_reset$'
 }
 dhcp_leases_are() { [ "$(grep -c '^L2| NESTED-L2 dhcp ok' "$log")" = "$1" ]; }
-# storm: L1's censuses of its QEMU ("N fds F threads T"), and whether
-# each equals the first, taken before the first cycle
-censuses() { sed -n 's/^NESTED-L1 census \([0-9]*\) fds \([0-9]*\) threads \([0-9]*\)$/\1 \2 \3/p' "$log"; }
+# storm: L1's censuses of its QEMU ("N fds F threads T kinds WHAT=N..."),
+# as "N F T D", D the dma-bufs among the F open files
+censuses() {
+    sed -nE 's/^NESTED-L1 census ([0-9]+) fds ([0-9]+) threads ([0-9]+) kinds(.*)$/\1 \2 \3\4/p' "$log" |
+        awk '{ d = 0
+               for (i = 4; i <= NF; i++) if ($i ~ /^\/dmabuf:=/) d = substr($i, 10)
+               print $1, $2, $3, d }'
+}
+# censuses_steady files|dmabufs: whether every census equals the first,
+# taken before the first cycle, in its open files but dma-bufs and its
+# threads, or in its dma-bufs
 censuses_steady() {
-    censuses | awk -v want=$((NESTED_STORM_CYCLES + 1)) '
-        $2 > 0 && $3 > 0 { n++; seen[$2 " " $3] = 1 }
+    censuses | awk -v want=$((NESTED_STORM_CYCLES + 1)) -v what="$1" '
+        $2 > 0 && $3 > 0 { n++; seen[what == "dmabufs" ? $4 : $2 - $4 " " $3] = 1 }
         END { exit !(n == want && length(seen) == 1) }'
 }
 l1_delta_is() { [ "$(l1_delta)" = "$1" ]; }
@@ -356,9 +364,16 @@ l2_checks() {
         check "L2: plugged again each time: driver bound, a lease, echo replies, the flood again" \
             count_is "$NESTED_STORM_CYCLES" '^L2\| NESTED-L2 cycle [0-9]+ traffic ok$'
         check "L2: storm done" has "^L2\\| NESTED-L2 storm ok $NESTED_STORM_CYCLES$"
-        check "L1: its QEMU's open files and threads the same before every cycle and after the last" \
-            censuses_steady
-        censuses | sed 's/^\([0-9]*\) \([0-9]*\) \([0-9]*\)$/  census \1: \2 fds, \3 threads/' ;;
+        check "L1: its QEMU's open files but dma-bufs, and its threads, the same before every cycle and after the last" \
+            censuses_steady files
+        # QEMU 11.1 gives each BAR it maps a dma-buf where vfio exports
+        # them (Linux 7.x) and does not close it when the device goes:
+        # the peer's, recorded
+        case "$flavor" in fork|stock) ;; *) soft=1 ;; esac
+        check "L1: its QEMU's dma-bufs the same before every cycle and after the last" \
+            censuses_steady dmabufs
+        soft=
+        censuses | sed 's/^\([0-9]*\) \([0-9]*\) \([0-9]*\) \([0-9]*\)$/  census \1: \2 fds (\4 dma-bufs), \3 threads/' ;;
     int_modes)
         check "L2: DHCP with MSI-X" has '^L2\| NESTED-L2 intmode first msix ok$'
         for m in $NESTED_INT_MODES; do
