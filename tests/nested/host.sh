@@ -69,8 +69,9 @@ nested_msix_summary() {
         "$(nested_log_kernel "$1")" "${n:--}" "${a:--}"
 }
 
-# nested_msix_expected LOG FLAVOR: the NORESIZE flag is what L1's kernel
-# must report, and the fork's policy follows it; prints what is wrong
+# nested_msix_expected LOG FLAVOR [ALLOC]: the NORESIZE flag is what L1's
+# kernel must report, and the fork's policy follows it (or is ALLOC, which
+# a property chose); prints what is wrong
 nested_msix_expected() {
     local log=$1 flavor=$2 kver n a want_n want_a
     kver=$(nested_log_kernel "$log")
@@ -78,6 +79,7 @@ nested_msix_expected() {
     a=$(nested_log_alloc "$log")
     [ -n "$kver" ] || { echo "no L1 kernel release in the log"; return 1; }
     if nested_dynamic_kernel "$kver"; then want_n=0 want_a=vector; else want_n=1 want_a=table; fi
+    want_a=${3:-$want_a}
     [ "$n" = "$want_n" ] || { echo "NORESIZE ${n:-not traced}, wanted $want_n on $kver"; return 1; }
     if [ "$flavor" = fork ] && [ "$a" != "$want_a" ]; then
         echo "the fork's allocation is per ${a:-(not traced)}, wanted per $want_a"

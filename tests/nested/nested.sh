@@ -206,10 +206,14 @@ l1_expected_only() {
     return 1
 }
 msix_expected() {
-    local why f=$flavor
-    # x-msix-poller=off runs without the engine: no policy to check
-    case "${variant:-}" in poller-off|virt-9.2) f=poller-off ;; esac
-    why=$(nested_msix_expected "$log" "$f") && return 0
+    local why f=$flavor alloc=
+    # x-msix-poller=off runs without the engine: no policy to check; a
+    # knob that names the policy decides it, not the host
+    case "${variant:-}" in
+    poller-off|virt-9.2) f=poller-off ;;
+    table|vector) alloc=$variant ;;
+    esac
+    why=$(nested_msix_expected "$log" "$f" $alloc) && return 0
     echo "        $why"
     return 1
 }
@@ -516,11 +520,16 @@ knobs_checks() {
     check "L1: each round's VFIO_DEVICE_SET_IRQS KVM_IRQFD KVM_SET_GSI_ROUTING: $SCN_V_ROUNDS (got $(rounds_cost))" \
         rounds_cost_is "$SCN_V_ROUNDS"
     case "$variant" in
-    auto|table)
-        check "L1: vfio-pci allocates the host's MSI-X per table" \
-            traced_is 1 'vfio_pci_msi_engine_init .* 4 vectors, MSI-X host allocation per table$'
-        check "L1: one MSI-X enable, the whole table allocated at it" \
-            traced_is 1 'vfio_msix_engine_enable .* MSI-X on, 4 vectors, all allocated at enable 1$'
+    auto|table|vector)
+        check "L1: vfio-pci allocates the host's MSI-X per $SCN_V_ALLOC" \
+            traced_is 1 "vfio_pci_msi_engine_init .* 4 vectors, MSI-X host allocation per $SCN_V_ALLOC\$"
+        if [ "$SCN_V_ALLOC" = table ]; then
+            check "L1: one MSI-X enable, the whole table allocated at it" \
+                traced_is 1 'vfio_msix_engine_enable .* MSI-X on, 4 vectors, all allocated at enable 1$'
+        else
+            check "L1: one MSI-X enable, no vector allocated at it" \
+                traced_is 1 'vfio_msix_engine_enable .* MSI-X on, 4 vectors, all allocated at enable 0$'
+        fi
         ;;
     poller-off|virt-9.2)
         check "L1: vfio-pci runs without the engine" \
@@ -551,10 +560,12 @@ refused_once() {
 # its part of the log
 variant_checks() {
     local whole=$log errors=$SCN_L1_ERRORS variants=$SCN_VARIANTS variant
+    local dynamic=
     [ "$flavor" = fork ] || variants=stock
+    nested_dynamic_kernel "$(nested_log_kernel "$whole")" && dynamic=dynamic
     check "L1: ran its QEMU once per variant: $variants" variants_are "$variants"
     for variant in $variants; do
-        nested_variant "$variant"
+        nested_variant "$variant" $dynamic
         log="$work/$scn-$flavor.$variant.log"
         variant_section "$variant" "$whole" > "$log"
         [ "$variant" = "${variants%% *}" ] && counts_log=$log

@@ -337,6 +337,9 @@ nested_scenario() {
 #                   rounds separated by ","
 #   SCN_V_L1_IRQS   the interrupts L1's /proc/interrupts must show for
 #                   the device's vfio-pci vectors after the rounds
+#   SCN_V_ALLOC     the engine's allocation, "table" or "vector"
+# The second argument, "dynamic", is for an L1 whose ITS grows MSI-X
+# while it is on (Linux 7.3: vfio reports no VFIO_IRQ_INFO_NORESIZE).
 # knobs: x-msix-alloc=auto and =table allocate the whole table at enable
 # on this host (its vfio reports VFIO_IRQ_INFO_NORESIZE), so a round
 # costs no VFIO_DEVICE_SET_IRQS, an irqfd attach and detach, and a route
@@ -348,44 +351,57 @@ nested_scenario() {
 # skip a table that did not change (stock commits at every unmask).  L1 then
 # shows only the raises since the last time its vectors were requested:
 # vector 3's of round 4, vector 0's and 1's of rounds 5 and 6.
+# On a dynamic host auto picks =vector, which allocates a vector at its
+# first unmask with one VFIO_DEVICE_SET_IRQS and never calls the host
+# again; the historical code and stock set the new vector's trigger at
+# its first unmask and move it at every mask and unmask, two a round;
+# no vector is ever freed, so L1 shows all six raises.
 NESTED_KNOBS_TRACE="-trace vfio_pci_msi_engine_init -trace vfio_msix_engine_enable"
 NESTED_KNOBS_ENGINE_ROUNDS="0 2 1,0 2 1,0 2 1,0 2 1,0 2 0,0 2 0"
 NESTED_KNOBS_OFF_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 0,2 0 0"
 NESTED_KNOBS_STOCK_ROUNDS="3 1 1,3 1 1,3 1 1,3 1 1,2 0 1,2 0 1"
+NESTED_KNOBS_VECTOR_ROUNDS="1 2 1,1 2 1,1 2 1,1 2 1,0 2 0,0 2 0"
+NESTED_KNOBS_OFF_ROUNDS_DYNAMIC="2 1 1,2 1 1,2 1 1,2 1 1,2 0 0,2 0 0"
+NESTED_KNOBS_STOCK_ROUNDS_DYNAMIC="2 1 1,2 1 1,2 1 1,2 1 1,2 0 1,2 0 1"
 NESTED_KNOBS_VECTOR_REFUSED='-device vfio-pci,host=[0-9a-f:.]+,x-msix-alloc=vector: vfio [0-9a-f:.]+: x-msix-alloc=vector needs a host that adds MSI-X vectors while MSI-X is on; this one reports VFIO_IRQ_INFO_NORESIZE$'
 nested_variant() {
     SCN_V_VFIO='' SCN_V_QEMU='' SCN_V_ERRORS='' SCN_V_REFUSED='' SCN_V_ROUNDS=''
-    SCN_V_L1_IRQS=3
+    SCN_V_L1_IRQS=3 SCN_V_ALLOC=''
     case "$1" in
-    auto|table)
+    auto|table|vector)
         SCN_V_VFIO=",x-msix-alloc=$1"
         SCN_V_QEMU=$NESTED_KNOBS_TRACE
-        SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS
         SCN_V_L1_IRQS=6
-        ;;
-    vector)
-        SCN_V_VFIO=",x-msix-alloc=vector"
-        SCN_V_QEMU=$NESTED_KNOBS_TRACE
-        SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED
-        SCN_V_REFUSED=1
+        if [ "$1" = table ] || { [ "$1" = auto ] && [ -z "${2:-}" ]; }; then
+            SCN_V_ALLOC=table SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS
+        elif [ -n "${2:-}" ]; then
+            SCN_V_ALLOC=vector SCN_V_ROUNDS=$NESTED_KNOBS_VECTOR_ROUNDS
+        else
+            SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED
+            SCN_V_REFUSED=1
+        fi
         ;;
     poller-off)
         SCN_V_VFIO=",x-msix-poller=off"
         SCN_V_QEMU=$NESTED_KNOBS_TRACE
         SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
+        [ -z "${2:-}" ] || SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS_DYNAMIC
         ;;
     virt-9.2)
         # A machine type from before the engine keeps the historical code
         SCN_V_QEMU="$NESTED_KNOBS_TRACE -M virt-9.2"
         SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS
+        [ -z "${2:-}" ] || SCN_V_ROUNDS=$NESTED_KNOBS_OFF_ROUNDS_DYNAMIC
         ;;
     stock)
         SCN_V_ROUNDS=$NESTED_KNOBS_STOCK_ROUNDS
+        [ -z "${2:-}" ] || SCN_V_ROUNDS=$NESTED_KNOBS_STOCK_ROUNDS_DYNAMIC
         ;;
     *)
         return 1
         ;;
     esac
+    [ -z "${2:-}" ] || SCN_V_L1_IRQS=6
 }
 # knobs: L2's rounds, "vector, vector...": each unmasks the vector, raises
 # it once through RAISE and masks it again.  Rounds 1 to 4 are each
