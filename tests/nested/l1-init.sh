@@ -45,9 +45,9 @@ census() {
     pid=$(pidof qemu-system-aarch64)
     [ -n "$pid" ] && [ -d "/proc/$pid/fd" ] ||
         { say "FAIL census $1: no QEMU process"; return; }
-    links=$(for f in /proc/"$pid"/fd/*; do readlink "$f"; done | sed 's/:\[[0-9]*\]$//')
-    kinds=$(echo "$links" | sort | uniq -c | awk '{ printf " %s=%s", $2, $1 }')
-    say "census $1 fds $(echo "$links" | grep -c .) threads $(ls /proc/"$pid"/task | wc -l) kinds$kinds"
+    links=$(for f in /proc/"$pid"/fd/*; do readlink "$f"; done | sed 's/:\[[0-9]*\]$//; s/ /_/g')
+    kinds=$(printf '%s\n' "$links" | sort | uniq -c | awk '{ printf " %s=%s", $2, $1 }')
+    say "census $1 fds $(printf '%s\n' "$links" | grep -c .) threads $(ls /proc/"$pid"/task | wc -l) kinds$kinds"
 }
 
 # The fork's QEMU has a QMP monitor on /tmp/qmp.{in,out} in the scenarios

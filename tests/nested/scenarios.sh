@@ -337,11 +337,12 @@ nested_scenario() {
 #                   rounds separated by ","
 #   SCN_V_L1_IRQS   the interrupts L1's /proc/interrupts must show for
 #                   the device's vfio-pci vectors after the rounds
-#   SCN_V_ALLOC     the engine's allocation, "table" or "vector"
+#   SCN_V_ALLOC     the engine's allocation, "table" or "vector"; empty
+#                   without the engine or where the device is refused
 # The second argument, "dynamic", is for an L1 whose ITS grows MSI-X
 # while it is on (Linux 7.3: vfio reports no VFIO_IRQ_INFO_NORESIZE).
 # knobs: x-msix-alloc=auto and =table allocate the whole table at enable
-# on this host (its vfio reports VFIO_IRQ_INFO_NORESIZE), so a round
+# on a host whose vfio reports VFIO_IRQ_INFO_NORESIZE (6.12), so a round
 # costs no VFIO_DEVICE_SET_IRQS, an irqfd attach and detach, and a route
 # commit at a vector's first unmask; =vector cannot work there and the
 # device is refused at realize; x-msix-poller=off is the historical code
@@ -365,6 +366,7 @@ NESTED_KNOBS_OFF_ROUNDS_DYNAMIC="2 1 1,2 1 1,2 1 1,2 1 1,2 0 0,2 0 0"
 NESTED_KNOBS_STOCK_ROUNDS_DYNAMIC="2 1 1,2 1 1,2 1 1,2 1 1,2 0 1,2 0 1"
 NESTED_KNOBS_VECTOR_REFUSED='-device vfio-pci,host=[0-9a-f:.]+,x-msix-alloc=vector: vfio [0-9a-f:.]+: x-msix-alloc=vector needs a host that adds MSI-X vectors while MSI-X is on; this one reports VFIO_IRQ_INFO_NORESIZE$'
 nested_variant() {
+    case "${2:-}" in ''|dynamic) ;; *) return 1 ;; esac
     SCN_V_VFIO='' SCN_V_QEMU='' SCN_V_ERRORS='' SCN_V_REFUSED='' SCN_V_ROUNDS=''
     SCN_V_L1_IRQS=3 SCN_V_ALLOC=''
     case "$1" in
@@ -372,14 +374,16 @@ nested_variant() {
         SCN_V_VFIO=",x-msix-alloc=$1"
         SCN_V_QEMU=$NESTED_KNOBS_TRACE
         SCN_V_L1_IRQS=6
-        if [ "$1" = table ] || { [ "$1" = auto ] && [ -z "${2:-}" ]; }; then
-            SCN_V_ALLOC=table SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS
-        elif [ -n "${2:-}" ]; then
-            SCN_V_ALLOC=vector SCN_V_ROUNDS=$NESTED_KNOBS_VECTOR_ROUNDS
-        else
-            SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED
-            SCN_V_REFUSED=1
-        fi
+        case "$1${2:+/$2}" in
+        auto|table|table/dynamic)
+            SCN_V_ALLOC=table SCN_V_ROUNDS=$NESTED_KNOBS_ENGINE_ROUNDS ;;
+        auto/dynamic|vector/dynamic)
+            SCN_V_ALLOC=vector SCN_V_ROUNDS=$NESTED_KNOBS_VECTOR_ROUNDS ;;
+        vector)
+            SCN_V_ERRORS=$NESTED_KNOBS_VECTOR_REFUSED SCN_V_REFUSED=1 ;;
+        *)
+            return 1 ;;
+        esac
         ;;
     poller-off)
         SCN_V_VFIO=",x-msix-poller=off"
